@@ -1,0 +1,1 @@
+"""The compiler: sampling, instantiation, rendering and the pipeline that makes verified problems."""

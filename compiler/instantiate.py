@@ -1,0 +1,216 @@
+"""The instantiation stage: numbers for a skeleton's holes that satisfy the declared constraints.
+
+Cheapest sound method first. An equation `solve h = e(x)` whose one side is a
+bare hole is built from its answer: x is drawn from the answer's range, the
+other holes from theirs, and h is computed. Everything else is rejection
+sampling with a bounded budget; each rejection's reason is counted. Equations
+that cannot be built that way are solved exactly after the holes are drawn.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
+
+from mathcamps.language import Ask, BinOp, Expr, Hole, Let, Num, Program, Solve, Var, free_names
+from mathcamps.registry import Definition
+from mathcamps.solvers.constraints import Violation, check_answer, check_literal, check_value, evaluate
+from mathcamps.solvers.exact import Unsolvable, solve
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A Solve statement built from its answer: its unknown is drawn, its bare-hole side computed."""
+
+    unknown: str
+    hole: int
+    other_side: Expr
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to fill one skeleton: which holes are drawn, which equations are built from their answer,
+    which are inverted (one unknown, once, outside any divisor: solved exactly in Fractions), and
+    whether anything is left for the exact solver."""
+
+    drawn: tuple[int, ...]
+    built: dict[int, _Built]  # statement index -> construction
+    inverted: dict[int, str]  # statement index -> its unknown
+    needs_solving: bool
+
+
+def _linear_once(expr: Expr, name: str, in_divisor: bool = False) -> int:
+    """How often `name` occurs in `expr`; -1 if it occurs in a divisor (not linear)."""
+    if isinstance(expr, Var):
+        return (-1 if in_divisor else 1) if expr.name == name else 0
+    if isinstance(expr, BinOp):
+        left = _linear_once(expr.left, name, in_divisor)
+        right = _linear_once(expr.right, name, in_divisor or expr.op == "/")
+        return -1 if -1 in (left, right) else left + right
+    return 0
+
+
+def plan(program: Program) -> Plan:
+    """The construction plan of a skeleton."""
+    bound = {s.name for s in program.statements if isinstance(s, Let)}
+    introduced: set[str] = set()
+    built: dict[int, _Built] = {}
+    inverted: dict[int, str] = {}
+    needs_solving = False
+    for i, statement in enumerate(program.statements):
+        if not isinstance(statement, Solve):
+            continue
+        new = {n for n in free_names(statement.left) + free_names(statement.right) if n not in bound} - introduced
+        introduced |= new
+        if not new:
+            continue
+        for hole_side, other in ((statement.left, statement.right), (statement.right, statement.left)):
+            if isinstance(hole_side, Hole) and len(new) == 1 and set(free_names(other)) & new:
+                built[i] = _Built(next(iter(new)), hole_side.index, other)
+                break
+        else:
+            (name,) = new if len(new) == 1 else (None,)
+            if name and _linear_once(BinOp("-", statement.left, statement.right), name) == 1:
+                inverted[i] = name
+            else:
+                needs_solving = True
+    derived = {b.hole for b in built.values()}
+    holes = sorted({n.index for e in program.expressions() for n in _holes(e)})
+    return Plan(tuple(h for h in holes if h not in derived), built, inverted, needs_solving)
+
+
+def _value(expr: Expr, holes: list[Fraction], env: dict[str, Fraction]) -> Fraction:
+    """An expression's exact value, unchecked (for probing a linear equation)."""
+    if isinstance(expr, Num):
+        return expr.value
+    if isinstance(expr, Hole):
+        return holes[expr.index]
+    if isinstance(expr, Var):
+        return env[expr.name]
+    left, right = _value(expr.left, holes, env), _value(expr.right, holes, env)
+    if expr.op == "+":
+        return left + right
+    if expr.op == "-":
+        return left - right
+    if expr.op == "*":
+        return left * right
+    if right == 0:
+        raise Violation("division by zero")
+    return left / right
+
+
+def _holes(expr: Expr):
+    if isinstance(expr, Hole):
+        yield expr
+    elif isinstance(expr, BinOp):
+        yield from _holes(expr.left)
+        yield from _holes(expr.right)
+
+
+def fill(expr: Expr, holes: list[Fraction]) -> Expr:
+    """The expression with its holes replaced by literals."""
+    if isinstance(expr, Hole):
+        return Num(holes[expr.index])
+    if isinstance(expr, BinOp):
+        return BinOp(expr.op, fill(expr.left, holes), fill(expr.right, holes))
+    return expr
+
+
+def fill_program(program: Program, holes: list[Fraction]) -> Program:
+    statements = tuple(
+        Let(s.name, fill(s.expr, holes)) if isinstance(s, Let) else Solve(fill(s.left, holes), fill(s.right, holes))
+        for s in program.statements
+    )
+    question = program.question
+    if not isinstance(question, Ask):
+        question = type(question)(fill(question.left, holes), fill(question.right, holes))
+    return Program(statements, question)
+
+
+@dataclass
+class Instantiator:
+    """Draws numbers for skeletons of one standard, counting attempts and rejection reasons."""
+
+    definition: Definition
+    budget: int = 1000
+
+    def __post_init__(self):
+        self.attempts = 0
+        self.rejections: Counter[str] = Counter()
+        self._plans: dict[str, Plan] = {}
+
+    def instantiate(self, skeleton_text: str, program: Program, rng: random.Random) -> tuple[Program, dict]:
+        """A filled program and its unknowns' values; Violation if the budget runs out."""
+        skeleton_plan = self._plans.get(skeleton_text)
+        if skeleton_plan is None:
+            skeleton_plan = self._plans[skeleton_text] = plan(program)
+        for _ in range(self.budget):
+            self.attempts += 1
+            try:
+                return self._attempt(program, skeleton_plan, rng)
+            except Violation as violation:
+                self.rejections[str(violation)] += 1
+        raise Violation(f"numbers: no assignment in {self.budget} attempts")
+
+    def _draw(self, rng: random.Random, low: int, high: int) -> Fraction:
+        return Fraction(rng.randint(low, high))
+
+    def _attempt(self, program: Program, skeleton_plan: Plan, rng: random.Random) -> tuple[Program, dict]:
+        d = self.definition
+        n_holes = len(skeleton_plan.drawn) + len(skeleton_plan.built)
+        holes: list[Fraction] = [Fraction(0)] * n_holes
+        for index in skeleton_plan.drawn:
+            holes[index] = self._draw(rng, d.numbers.min, d.numbers.max)
+        asked = set(program.question.names) if isinstance(program.question, Ask) else set()
+        env: dict[str, Fraction] = {}
+        for i, statement in enumerate(program.statements):
+            if isinstance(statement, Let):
+                env[statement.name] = evaluate(statement.expr, holes, env, d)
+                continue
+            if i in skeleton_plan.inverted:
+                name = skeleton_plan.inverted[i]
+                difference = BinOp("-", statement.left, statement.right)
+                at_zero = _value(difference, holes, {**env, name: Fraction(0)})
+                slope = _value(difference, holes, {**env, name: Fraction(1)}) - at_zero
+                if slope == 0:
+                    raise Violation("numbers: the equation does not determine its unknown")
+                env[name] = check_value(-at_zero / slope, d)
+                evaluate(statement.left, holes, env, d)
+                evaluate(statement.right, holes, env, d)
+                continue
+            built = skeleton_plan.built.get(i)
+            if built is None:
+                continue
+            low, high = d.values.min, d.values.max
+            if built.unknown in asked:
+                low = max(low, d.answer.min if d.answer.min is not None else low)
+                high = min(high, d.answer.max if d.answer.max is not None else high)
+            if low > high:
+                raise Violation("answer: the declared answer range is empty")
+            env[built.unknown] = self._draw(rng, low, high)
+            holes[built.hole] = check_literal(evaluate(built.other_side, holes, env, d), d)
+        filled = fill_program(program, holes)
+        unknowns = {u: env[u] for u in filled.unknowns if u in env}
+        if skeleton_plan.needs_solving:
+            try:
+                solution = solve(filled)
+            except Unsolvable as error:
+                raise Violation(f"numbers: {error}") from None
+            for name in filled.unknowns:
+                unknowns[name] = check_value(solution.values[name], d)
+            env.update(unknowns)
+            for statement in filled.statements:
+                if isinstance(statement, Solve):
+                    evaluate(statement.left, [], env, d)
+                    evaluate(statement.right, [], env, d)
+        if d.distinct:
+            values = [n.value for n in filled.literals()]
+            if len(set(values)) != len(values):
+                raise Violation("distinct: a literal repeats")
+        check_answer(filled, env, d)
+        return filled, unknowns
+
+
+__all__ = ["Instantiator", "Plan", "plan", "fill_program", "Violation", "Var"]

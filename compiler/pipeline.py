@@ -1,0 +1,254 @@
+"""The pipeline: sample, instantiate, parse back, solve, check, render, prove; one standard at a time.
+
+Problem i of a standard depends only on (seed, standard id, i) and the data
+files: its random stream is seeded from a hash of the three, so problems can
+be made in any order or process. Rejected candidates are counted by reason;
+z3 proves a batch of problems at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+from mathcamps.answers import AnswerKind, format_answer
+from mathcamps.language import Ask, Program, ProgramError, format_program
+from mathcamps.records import Problem, Verdicts
+from mathcamps.registry import DefinitionError, Standard
+from mathcamps.solvers.constraints import Violation, check_problem, infeasibility
+from mathcamps.solvers.exact import Unsolvable, solve
+from mathcamps.solvers.prover import PROVED, Claim, prove
+
+from mathcamps.compiler.instantiate import Instantiator
+from mathcamps.compiler.render import Renderer, Unfaithful
+from mathcamps.compiler.sampler import Rejected, Sampler
+
+STAGES = ("sample", "instantiate", "parse", "solve", "constraints", "render", "prove")
+BATCH = 200
+CANDIDATES_PER_PROBLEM = 200
+
+
+def problem_seed(seed: int, standard_id: str, index: int) -> int:
+    """The seed of problem `index`: a hash of (release seed, standard, index), never global state."""
+    digest = hashlib.sha256(f"{seed}\x1f{standard_id}\x1f{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+@dataclass
+class Stats:
+    """What compiling one standard cost and rejected."""
+
+    standard: str
+    problems: int = 0
+    candidates: int = 0
+    number_attempts: int = 0
+    rejections: Counter = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in STAGES})
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+    def merge(self, other: Stats) -> None:
+        self.problems += other.problems
+        self.candidates += other.candidates
+        self.number_attempts += other.number_attempts
+        self.rejections.update(other.rejections)
+        for stage, seconds in other.seconds.items():
+            self.seconds[stage] += seconds
+
+
+@dataclass
+class _Candidate:
+    index: int
+    program: Program
+    text: str
+    answer: object
+    answer_text: str
+    statement: str
+    provenance: object
+    key: str
+
+
+class StandardCompiler:
+    """Makes verified problems of one standard."""
+
+    def __init__(self, standard: Standard, seed: int, templates: Path | None = None):
+        self.standard = standard
+        self.seed = seed
+        d = standard.definition
+        self.sampler = Sampler(standard.grammar, d.weights, d.max_depth)
+        self.instantiator = Instantiator(d)
+        self.renderer = Renderer(d.render, templates)
+        self.stats = Stats(standard.id)
+        self._infeasible: dict[str, str | None] = {}
+        self._check_feasible()
+
+    def _check_feasible(self) -> None:
+        """z3 proves that the declared constraints admit numbers for some shape of the grammar."""
+        rng = random.Random(0)
+        conflicts: dict[str, list[str]] = {}
+        for _ in range(64):
+            try:
+                skeleton = self.sampler.sample(rng)
+            except Rejected:
+                continue
+            if self._feasible(skeleton.text, skeleton.program) is None:
+                return
+            conflicts[skeleton.text] = self._infeasible[skeleton.text]
+        if not conflicts:
+            raise DefinitionError(f"{self.standard.definition_path}: the grammar yields no program")
+        core = sorted({c for found in conflicts.values() for c in found.split(", ")})
+        raise DefinitionError(
+            f"{self.standard.definition_path}: no numbers satisfy the declared constraints for any shape "
+            f"of {self.standard.grammar_path.name}; these conflict: {', '.join(core)}"
+        )
+
+    def _feasible(self, text: str, program: Program) -> str | None:
+        if text not in self._infeasible:
+            core = infeasibility(program, self.standard.definition)
+            self._infeasible[text] = None if core is None else ", ".join(core)
+        return self._infeasible[text]
+
+    def _reject(self, reason: str) -> None:
+        self.stats.rejections[reason] += 1
+
+    def _candidate(self, index: int, rng: random.Random, taken: set[str]) -> _Candidate | None:
+        """The next candidate of problem `index` that passes every stage but the proof."""
+        d = self.standard.definition
+        seconds = self.stats.seconds
+        for _ in range(CANDIDATES_PER_PROBLEM):
+            self.stats.candidates += 1
+            t0 = time.perf_counter()
+            try:
+                skeleton = self.sampler.sample(rng)
+            except Rejected as error:
+                seconds["sample"] += time.perf_counter() - t0
+                self._reject(str(error))
+                continue
+            conflict = self._feasible(skeleton.text, skeleton.program)
+            t1 = time.perf_counter()
+            seconds["sample"] += t1 - t0
+            if conflict is not None:
+                self._reject(f"infeasible shape: {conflict}")
+                continue
+            try:
+                program, unknowns = self.instantiator.instantiate(skeleton.text, skeleton.program, rng)
+            except Violation as error:
+                seconds["instantiate"] += time.perf_counter() - t1
+                self._reject(str(error))
+                continue
+            t2 = time.perf_counter()
+            seconds["instantiate"] += t2 - t1
+            text = format_program(program)
+            try:
+                parsed = self.standard.grammar.parse(text)
+            except ProgramError:
+                parsed = None
+            t3 = time.perf_counter()
+            seconds["parse"] += t3 - t2
+            if parsed != program:
+                self._reject("parse-back: the program does not parse back to itself under its grammar")
+                continue
+            try:
+                solution = solve(parsed)
+            except Unsolvable as error:
+                seconds["solve"] += time.perf_counter() - t3
+                self._reject(f"sympy: {error}")
+                continue
+            question = parsed.question
+            answer = solution.answer(question.names) if isinstance(question, Ask) else solution.comparison
+            t4 = time.perf_counter()
+            seconds["solve"] += t4 - t3
+            solved_unknowns = {u: solution.values[u] for u in parsed.unknowns}
+            if unknowns and solved_unknowns != unknowns:
+                self._reject("sympy: disagrees with the construction of the numbers")
+                continue
+            try:
+                check_problem(parsed, d, solved_unknowns)
+                answer_text = format_answer(d.answer.kind, answer)
+            except (Violation, ValueError) as error:
+                seconds["constraints"] += time.perf_counter() - t4
+                self._reject(str(error) if isinstance(error, Violation) else f"answer: {error}")
+                continue
+            t5 = time.perf_counter()
+            seconds["constraints"] += t5 - t4
+            try:
+                rendered = self.renderer.render(parsed, rng)
+            except Unfaithful as error:
+                seconds["render"] += time.perf_counter() - t5
+                self._reject(str(error))
+                continue
+            seconds["render"] += time.perf_counter() - t5
+            key = text if d.unique == "program" else f"{text}\n{rendered.statement}"
+            if key in taken:
+                self._reject("duplicate")
+                continue
+            return _Candidate(index, parsed, text, answer, answer_text, rendered.statement, rendered.provenance, key)
+        self._reject(f"exhausted: no problem in {CANDIDATES_PER_PROBLEM} candidates")
+        return None
+
+    def problems(self, count: int, start: int = 0) -> Iterator[Problem]:
+        """`count` verified problems, indices from `start`, in index order."""
+        taken: set[str] = set()
+        made = 0
+        index = start
+        while made < count:
+            indices = list(range(index, index + min(BATCH, count - made)))
+            index += len(indices)
+            rngs = {i: random.Random(problem_seed(self.seed, self.standard.id, i)) for i in indices}
+            accepted: dict[int, _Candidate] = {}
+            pending = indices
+            while pending:
+                candidates = []
+                for i in pending:
+                    candidate = self._candidate(i, rngs[i], taken)
+                    if candidate is not None:
+                        taken.add(candidate.key)
+                        candidates.append(candidate)
+                t0 = time.perf_counter()
+                verdicts = prove([Claim(c.program, c.answer) for c in candidates])
+                self.stats.seconds["prove"] += time.perf_counter() - t0
+                pending = []
+                for candidate, verdict in zip(candidates, verdicts):
+                    if verdict == PROVED:
+                        accepted[candidate.index] = candidate
+                    else:
+                        self._reject(verdict)
+                        taken.discard(candidate.key)
+                        pending.append(candidate.index)
+            for i in indices:
+                if i in accepted:
+                    made += 1
+                    self.stats.problems += 1
+                    yield self._record(accepted[i])
+            if len(accepted) < len(indices) and not accepted:
+                break  # a standard that cannot make problems: stop rather than loop forever
+        self.stats.number_attempts = self.instantiator.attempts
+        self.stats.rejections.update(self.instantiator.rejections)
+        self.instantiator.rejections.clear()
+
+    def _record(self, c: _Candidate) -> Problem:
+        d = self.standard.definition
+        return Problem(
+            id=f"{self.standard.id}-{c.index}",
+            standard=self.standard.id,
+            grade=d.grade,
+            seed=self.seed,
+            index=c.index,
+            program=c.text,
+            statement=c.statement,
+            answer=c.answer_text,
+            answer_kind=d.answer.kind,
+            verdicts=Verdicts(sympy=c.answer_text, z3=PROVED),
+            render=c.provenance,
+        )
+
+
+__all__ = ["StandardCompiler", "Stats", "problem_seed", "STAGES", "AnswerKind", "Fraction"]

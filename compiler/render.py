@@ -1,0 +1,300 @@
+"""The rendering stage: a program becomes an English word problem, and a checker proves the text says it.
+
+Frames (templates/<family>.yaml) are Jinja2 sentence frames keyed by a program's
+shape; vocabulary (templates/vocabulary.yaml) gives people and themes. Each
+literal of the program is written through a marker, so the renderer knows
+which span of the statement came from which literal, and the faithfulness
+check can prove that every quantity is said exactly once and nothing else is.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cache, lru_cache
+from importlib import resources
+from pathlib import Path
+
+import inflect
+import jinja2
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mathcamps.errors import MathcampsError
+from mathcamps.language import Num, Program, format_expr, format_number, format_program
+from mathcamps.records import Provenance, Span
+from mathcamps.registry import RenderSpec, format_validation_error
+
+_ENGINE = inflect.engine()
+_MARK = re.compile("\x00(\\d+)\x00")
+NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
+    "thousand million twice double triple dozen half pair first second third".split()
+)
+_WORD = re.compile(r"[A-Za-z]+")
+_DIGIT = re.compile(r"\d")
+
+
+class TemplateError(MathcampsError):
+    """A frames or vocabulary file that is malformed."""
+
+
+class Unfaithful(Exception):
+    """A statement that does not say exactly its program; the message is the rejection reason."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Frame(_Strict):
+    id: str
+    shape: str
+    story: str
+    question: str
+    unit: str | None = None
+    themes: list[str] | None = None
+
+
+class FrameFile(_Strict):
+    unit: str
+    frames: list[Frame] = Field(min_length=1)
+
+
+class Person(_Strict):
+    name: str
+    pronoun: str = Field(pattern="^(she|he)$")
+
+
+class Vocabulary(_Strict):
+    people: list[Person] = Field(min_length=2)
+    themes: dict[str, dict[str, str | list[str]]]
+
+
+_PRONOUNS = {"she": ("she", "her", "her"), "he": ("he", "him", "his")}
+
+
+def templates_dir() -> Path:
+    return Path(str(resources.files("mathcamps.templates")))
+
+
+def _load_yaml(path: Path, model: type[BaseModel]):
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise TemplateError(f"{path}: cannot read: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise TemplateError(f"{path}: not valid YAML: {error}") from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise TemplateError(format_validation_error(path, error)) from None
+
+
+def shape_of(program: Program) -> str:
+    """The program's text with every literal written N: the key of its frames."""
+    text = format_program(program)
+    return re.sub(r"(?<![A-Za-z_])\d+(\.\d+)?", "N", text)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A literal as a template sees it: prints as its marker, `.value` for conditions."""
+
+    index: int
+    number: Fraction
+
+    @property
+    def value(self):
+        return self.number.numerator if self.number.denominator == 1 else float(self.number)
+
+    def __str__(self) -> str:
+        return f"\x00{self.index}\x00"
+
+
+@cache
+def plural(word: str) -> str:
+    return _ENGINE.plural_noun(word) or word
+
+
+@cache
+def with_article(word: str) -> str:
+    return _ENGINE.a(word)
+
+
+def _count(quantity: Quantity, noun: str) -> str:
+    return f"{quantity} {noun if quantity.number == 1 else plural(noun)}"
+
+
+@dataclass
+class Rendered:
+    statement: str
+    provenance: Provenance
+
+
+class Renderer:
+    """Renders programs of one standard with its frames family and themes."""
+
+    def __init__(self, spec: RenderSpec, folder: Path | None = None):
+        folder = folder or templates_dir()
+        self.spec = spec
+        self.source = folder / f"{spec.frames}.yaml"
+        frames: FrameFile = _load_frames(self.source)
+        self.vocabulary: Vocabulary = _load_vocabulary(folder / "vocabulary.yaml")
+        missing = [t for t in spec.themes if t not in self.vocabulary.themes]
+        if missing:
+            raise TemplateError(f"render.themes: no theme {', '.join(missing)} in {folder / 'vocabulary.yaml'}")
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+        self.by_shape: dict[str, list[tuple[Frame, jinja2.Template, jinja2.Template, jinja2.Template]]] = {}
+        try:
+            default_unit = env.from_string(frames.unit)
+            for frame in frames.frames:
+                compiled = (
+                    frame,
+                    env.from_string(frame.story),
+                    env.from_string(frame.question),
+                    env.from_string(frame.unit) if frame.unit is not None else default_unit,
+                )
+                self.by_shape.setdefault(frame.shape, []).append(compiled)
+        except jinja2.TemplateSyntaxError as error:
+            raise TemplateError(f"{self.source}: line {error.lineno} of a frame: {error.message}") from None
+
+    def shapes(self) -> set[str]:
+        return set(self.by_shape)
+
+    def render(self, program: Program, rng: random.Random) -> Rendered:
+        """A statement for the program, with the provenance of each span; Unfaithful if it fails the check."""
+        shape = shape_of(program)
+        candidates = self.by_shape.get(shape)
+        if not candidates:
+            raise Unfaithful(f"render: no frame for shape {shape!r} in {self.source.name}")
+        theme_name = rng.choice(self.spec.themes)
+        usable = [c for c in candidates if c[0].themes is None or theme_name in c[0].themes]
+        if not usable:
+            raise Unfaithful(f"render: no frame for shape {shape!r} with theme {theme_name}")
+        frame, story_t, question_t, unit_t = rng.choice(usable)
+        literals = program.literals()
+        context = self._context(theme_name, literals, rng)
+        try:
+            story = story_t.render(context).strip()
+            question = question_t.render(context).strip()
+            unit = _MARK.sub("", unit_t.render(context)).strip()
+        except jinja2.UndefinedError as error:
+            raise Unfaithful(f"render: frame {frame.id} with theme {theme_name}: {error.message}") from None
+        return _resolve(story, question, unit, literals, f"{self.source.stem}/{frame.id}", theme_name)
+
+    def _context(self, theme_name: str, literals: list[Num], rng: random.Random) -> dict:
+        theme = self.vocabulary.themes[theme_name]
+        chosen = {key: rng.choice(value) if isinstance(value, list) else value for key, value in theme.items()}
+        first, second = rng.sample(self.vocabulary.people, 2)
+        context: dict = {f"n{i + 1}": Quantity(i, n.value) for i, n in enumerate(literals)}
+        context.update(_person(first, ""))
+        context.update(_person(second, "2"))
+        context.update(chosen)
+        if "noun" in chosen:
+            context["nouns"] = plural(chosen["noun"])
+        currency = chosen.get("currency")
+        unit = chosen.get("unit")
+        context.update(
+            count=_count,
+            plural=plural,
+            a=with_article,
+            money=lambda q: f"${q}" if currency == "dollars" else f"{q}¢",
+            measure=lambda q: _count(q, unit) if unit else str(q),
+        )
+        return context
+
+
+def _person(person: Person, suffix: str) -> dict:
+    subj, obj, poss = _PRONOUNS[person.pronoun]
+    return {
+        f"name{suffix}": person.name,
+        f"subj{suffix}": subj,
+        f"Subj{suffix}": subj.capitalize(),
+        f"obj{suffix}": obj,
+        f"poss{suffix}": poss,
+        f"Poss{suffix}": poss.capitalize(),
+    }
+
+
+def _fill(text: str, literals: list[Num], offset: int, spans: list[Span], seen: list[int]) -> str:
+    """`text` with each marker replaced by its number; records a span per literal."""
+    out: list[str] = []
+    position = 0
+    length = offset
+    for match in _MARK.finditer(text):
+        chunk = text[position : match.start()]
+        out.append(chunk)
+        length += len(chunk)
+        index = int(match.group(1))
+        number = _display(literals[index].value)
+        spans.append(Span(start=length, end=length + len(number), source=f"literal {index}"))
+        out.append(number)
+        length += len(number)
+        seen.append(index)
+        position = match.end()
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _resolve(story: str, question: str, unit: str, literals: list[Num], frame: str, theme: str) -> Rendered:
+    """Replaces markers by numbers, records spans, and checks faithfulness."""
+    spans: list[Span] = []
+    seen: list[int] = []
+    story_text = _fill(story, literals, 0, spans, seen)
+    question_start = len(story_text) + 1 if story_text else 0
+    question_text = _fill(question, literals, question_start, spans, seen)
+    statement = f"{story_text} {question_text}" if story_text else question_text
+    spans.append(Span(start=question_start, end=len(statement), source="question"))
+    check_faithful(statement, spans, len(literals), seen, unit, [n.value for n in literals])
+    return Rendered(statement, Provenance(frame=frame, theme=theme, spans=sorted(spans, key=lambda s: s.start)))
+
+
+def _display(value: Fraction) -> str:
+    return format_number(value)
+
+
+def check_faithful(
+    statement: str, spans: list[Span], n_literals: int, seen: list[int], unit: str, values: list[Fraction]
+) -> None:
+    """Raises Unfaithful unless the statement says each literal once, nothing else numeric, and one question."""
+    if sorted(seen) != list(range(n_literals)):
+        missing = sorted(set(range(n_literals)) - set(seen))
+        repeated = sorted({i for i in seen if seen.count(i) > 1})
+        raise Unfaithful(f"faithfulness: literals missing {missing}, repeated {repeated}")
+    literal_spans = [s for s in spans if s.source.startswith("literal ")]
+    for span in literal_spans:
+        index = int(span.source.split()[1])
+        if Fraction(statement[span.start : span.end].replace(",", "")) != values[index]:
+            raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say literal {index}")
+    masked = list(statement)
+    for span in literal_spans:
+        masked[span.start : span.end] = " " * (span.end - span.start)
+    rest = "".join(masked)
+    if _DIGIT.search(rest):
+        raise Unfaithful("faithfulness: a number in the text that is not a quantity of the program")
+    words = {w.lower() for w in _WORD.findall(rest)}
+    if words & NUMBER_WORDS:
+        raise Unfaithful(f"faithfulness: number word(s) {sorted(words & NUMBER_WORDS)} in the text")
+    (question,) = [s for s in spans if s.source == "question"]
+    question_text = statement[question.start : question.end]
+    if statement.count("?") != 1 or not question_text.endswith("?"):
+        raise Unfaithful("faithfulness: the statement must end in exactly one question")
+    if unit and unit not in question_text:
+        raise Unfaithful(f"faithfulness: the question does not mention {unit!r}")
+
+
+@lru_cache(maxsize=None)
+def _load_frames(path: Path) -> FrameFile:
+    return _load_yaml(path, FrameFile)
+
+
+@lru_cache(maxsize=None)
+def _load_vocabulary(path: Path) -> Vocabulary:
+    return _load_yaml(path, Vocabulary)
+
+
+__all__ = ["Renderer", "Rendered", "Unfaithful", "TemplateError", "shape_of", "check_faithful", "format_expr"]

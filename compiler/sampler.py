@@ -1,0 +1,282 @@
+"""The derivation sampler: seeded random programs from any Lark grammar, under a depth budget.
+
+Lark can parse but not generate, so this module walks the compiled grammar
+itself. Each nonterminal's minimal derivation depth is computed once; an
+expansion is only chosen when it fits the remaining budget, so every walk ends.
+NUMBER terminals become holes for the instantiation stage; NAME terminals are
+bound by the rule they stand in (their role):
+
+    let      defines a new quantity            a, b, c, ...
+    unknown  introduces an unknown             x, y, z, ...
+    var      refers to a quantity: the oldest one not yet used, else the newest;
+             in an equation with unknowns and no quantities, the newest unknown
+    ask      names the answer: unknowns first, else the newest unused quantity
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from lark.grammar import NonTerminal
+from lark.lexer import PatternStr
+
+from mathcamps.errors import MathcampsError
+from mathcamps.language import BinOp, Grammar, Hole, Program
+
+ROLES = ("let", "unknown", "var", "ask")
+LET_NAMES = "abcdefghijklmnopqrstuvw"
+UNKNOWN_NAMES = "xyz"
+_NUMBER, _NAME = "NUMBER", "NAME"
+
+
+class SamplerError(MathcampsError):
+    """A grammar the sampler cannot generate from."""
+
+
+def _bare(name: str) -> str:
+    """A rule, alias or terminal name without the namespace Lark gives imported ones.
+
+    Lark names the helper rules of `x*` and `x+` `__<rule>_star_<n>` and `__<rule>_plus_<n>`:
+    they stand for their rule.
+    """
+    name = str(name)
+    if name.startswith("__"):
+        for marker in ("_star_", "_plus_"):
+            if marker in name:
+                return _bare(name[2:].split(marker)[0])
+        return name
+    return name.rsplit("__", 1)[-1]
+
+
+@dataclass(frozen=True)
+class _Expansion:
+    symbols: tuple  # ("nt", name) | ("lit", text) | ("hole", NUMBER) | ("name", role)
+    label: str
+    weight: float
+    depth: int
+
+
+class Rejected(Exception):
+    """A candidate that failed a stage; the message is the counted reason."""
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A sampled program whose numbers are holes: text with `#k` for hole k, and its AST."""
+
+    text: str
+    program: Program
+    holes: int
+
+
+class Sampler:
+    """Samples skeletons from one grammar with the weights and depth budget of a definition."""
+
+    def __init__(self, grammar: Grammar, weights: dict[str, float], max_depth: int, start: str = "start"):
+        self.grammar = grammar
+        source = self.source = grammar.path.name
+        lark = grammar.lark
+        self.max_depth = max_depth
+        self.start = start
+        literals = {t.name: t.pattern for t in lark.terminals}
+        rules: dict[str, list[tuple[tuple, str]]] = {}
+        used_weights: set[str] = set()
+        for rule in lark.rules:
+            label = _bare(rule.alias or rule.origin.name)
+            symbols = []
+            for symbol in rule.expansion:
+                if isinstance(symbol, NonTerminal):
+                    symbols.append(("nt", symbol.name))
+                    continue
+                bare = _bare(symbol.name)
+                if bare == _NUMBER:
+                    symbols.append(("hole", _NUMBER))
+                elif bare == _NAME:
+                    if label not in ROLES:
+                        raise SamplerError(
+                            f"{source}: rule {_bare(rule.origin.name)}: a NAME must stand in a rule named "
+                            f"(or aliased) {', '.join(ROLES)}, not {label!r}"
+                        )
+                    symbols.append(("name", label))
+                elif isinstance(literals.get(symbol.name), PatternStr):
+                    symbols.append(("lit", literals[symbol.name].value))
+                else:
+                    raise SamplerError(
+                        f"{source}: terminal {bare} is a pattern the sampler cannot fill; "
+                        "write it as a string, or use NUMBER or NAME from core"
+                    )
+            rules.setdefault(rule.origin.name, []).append((tuple(symbols), label))
+        self._weights = weights
+        depth = self._min_depths(rules)
+        self.expansions: dict[str, list[_Expansion]] = {}
+        for origin, alternatives in rules.items():
+            chosen = []
+            for symbols, label in alternatives:
+                # An alternative weighs its alias's weight times the weights of the rules it names,
+                # so `start: (a | b) _NL ask` is weighted by a and b.
+                keys = [label] + [_bare(s[1]) for s in symbols if s[0] == "nt"]
+                weight = 1.0
+                for key in keys:
+                    if key in weights:
+                        weight *= weights[key]
+                        used_weights.add(key)
+                chosen.append(_Expansion(symbols, label, weight, self._expansion_depth(symbols, depth)))
+            self.expansions[origin] = chosen
+        unknown = sorted(set(weights) - used_weights)
+        if unknown:
+            raise SamplerError(f"{source}: weights: no rule or alias named {', '.join(unknown)} in the grammar")
+        if depth.get(start, float("inf")) > max_depth:
+            raise SamplerError(f"{source}: no program of the grammar fits max_depth {max_depth}")
+        self._cache: dict[str, Skeleton] = {}
+
+    @staticmethod
+    def _expansion_depth(symbols: tuple, depth: dict[str, float]) -> float:
+        return 1 + max((depth[s[1]] for s in symbols if s[0] == "nt"), default=0)
+
+    def _min_depths(self, rules: dict) -> dict[str, float]:
+        depth = {name: float("inf") for name in rules}
+        changed = True
+        while changed:
+            changed = False
+            for name, alternatives in rules.items():
+                best = min(self._expansion_depth(symbols, depth) for symbols, _ in alternatives)
+                if best < depth[name]:
+                    depth[name], changed = best, True
+        for name, value in depth.items():
+            if value == float("inf"):
+                raise SamplerError(f"{self.source}: rule {_bare(name)} never derives a finite program")
+        return depth
+
+    def derive(self, rng: random.Random) -> list[tuple]:
+        """A random derivation's terminals, left to right: literals, number holes and name roles."""
+        out: list[tuple] = []
+        self._expand(self.start, self.max_depth, rng, out)
+        return out
+
+    def _expand(self, name: str, budget: int, rng: random.Random, out: list) -> None:
+        options = [e for e in self.expansions[name] if e.depth <= budget and e.weight > 0]
+        if not options:
+            raise Rejected(f"sampler: no expansion of {_bare(name)} fits the depth budget")
+        expansion = options[0] if len(options) == 1 else rng.choices(options, [e.weight for e in options])[0]
+        for symbol in expansion.symbols:
+            if symbol[0] == "nt":
+                self._expand(symbol[1], budget - 1, rng, out)
+            else:
+                out.append(symbol)
+
+    def sample(self, rng: random.Random) -> Skeleton:
+        """A skeleton: a derivation with its names bound, parsed by the grammar."""
+        words = bind_names(self.derive(rng))
+        text = assemble(words, hole="#{}")
+        skeleton = self._cache.get(text)
+        if skeleton is None:
+            skeleton = self._cache[text] = self._parse_skeleton(words, text)
+        return skeleton
+
+    def _parse_skeleton(self, words: list, text: str) -> Skeleton:
+        # The grammar reads each hole as the digit 0; its offset says which hole it is.
+        concrete = assemble(words, hole="0")
+        offsets, position, holes = {}, 0, 0
+        for word, newline_before in _spaced(words):
+            position += 0 if newline_before else 1
+            if isinstance(word, int):
+                offsets[position] = word
+                holes += 1
+            position += 1 if isinstance(word, int) else len(word)
+        program = self.grammar.parse(concrete, self.source, holes=offsets)
+        return Skeleton(text, program, holes)
+
+
+def bind_names(derivation: list[tuple]) -> list:
+    """The words of a derivation with names bound by role; number holes are their index (int)."""
+    defined: list[str] = []
+    unknowns: list[str] = []
+    used: set[str] = set()
+    asked: set[str] = set()
+    words: list = []
+    holes = 0
+    for kind, value in derivation:
+        if kind == "lit":
+            words.append(value)
+        elif kind == "hole":
+            words.append(holes)
+            holes += 1
+        elif value == "let":
+            if len(defined) == len(LET_NAMES):
+                raise Rejected("sampler: too many quantities")
+            defined.append(LET_NAMES[len(defined)])
+            words.append(defined[-1])
+        elif value == "unknown":
+            if len(unknowns) == len(UNKNOWN_NAMES):
+                raise Rejected("sampler: too many unknowns")
+            unknowns.append(UNKNOWN_NAMES[len(unknowns)])
+            words.append(unknowns[-1])
+        elif value == "var":
+            unused = [n for n in defined if n not in used]
+            if unused:
+                name = unused[0]
+            elif defined:
+                name = defined[-1]
+            elif unknowns:
+                name = unknowns[-1]
+            else:
+                raise Rejected("sampler: a reference before any quantity is defined")
+            used.add(name)
+            words.append(name)
+        else:  # ask
+            pending = [u for u in unknowns if u not in asked]
+            unused = [n for n in defined if n not in used and n not in asked]
+            if pending:
+                name = pending[0]
+            elif unused:
+                name = unused[-1]
+            elif defined:
+                name = defined[-1]
+            else:
+                raise Rejected("sampler: a question before any quantity is defined")
+            asked.add(name)
+            words.append(name)
+    while words and words[-1] == "\n":
+        words.pop()
+    return words
+
+
+def _spaced(words: list):
+    """Each word but newlines, with whether a newline (or the start) stands right before it."""
+    newline_before = True
+    for word in words:
+        if word == "\n":
+            yield word, True
+            newline_before = True
+            continue
+        yield word, newline_before
+        newline_before = False
+
+
+def assemble(words: list, hole: str) -> str:
+    """Program text from words: one space between words, none around newlines."""
+    out = []
+    for word, newline_before in _spaced(words):
+        if word != "\n" and not newline_before:
+            out.append(" ")
+        out.append(hole.format(word) if isinstance(word, int) else word)
+    return "".join(out)
+
+
+def holes_of(program: Program) -> list[Hole]:
+    """The holes of a skeleton program, by index."""
+    found: dict[int, Hole] = {}
+
+    def visit(expr):
+        if isinstance(expr, Hole):
+            found[expr.index] = expr
+        elif isinstance(expr, BinOp):
+            visit(expr.left)
+            visit(expr.right)
+
+    for expr in program.expressions():
+        visit(expr)
+    return [found[i] for i in sorted(found)]
+
+

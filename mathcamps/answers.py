@@ -1,0 +1,98 @@
+"""Canonical answers: one model that formats, parses and compares answers of every kind."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from fractions import Fraction
+from typing import Union
+
+from mathcamps.errors import MathcampsError
+from mathcamps.language import decimal_places, format_number
+
+
+class AnswerKind(str, Enum):
+    """How an answer is written; a standard's definition names one."""
+
+    integer = "integer"  # a whole number, possibly negative: 17
+    fraction = "fraction"  # a rational in lowest terms: 3/4, or an integer: 2
+    decimal = "decimal"  # an exact, terminating decimal: 2.75
+    comparison = "comparison"  # one of <, >, =
+    assignment = "assignment"  # values of several unknowns: x = 3, y = 4
+
+
+Value = Union[Fraction, str, dict[str, Fraction]]
+COMPARISONS = ("<", ">", "=")
+
+
+class AnswerError(MathcampsError):
+    """A stored answer that cannot be read as its declared kind."""
+
+
+def comparison_of(left: Fraction, right: Fraction) -> str:
+    """The symbol that makes `left _ right` true."""
+    return "<" if left < right else ">" if left > right else "="
+
+
+def format_answer(kind: AnswerKind, value: Value) -> str:
+    """The canonical text of an answer of this kind."""
+    if kind is AnswerKind.comparison:
+        if value not in COMPARISONS:
+            raise ValueError(f"not a comparison: {value!r}")
+        return str(value)
+    if kind is AnswerKind.assignment:
+        assert isinstance(value, dict)
+        return ", ".join(f"{name} = {format_answer(AnswerKind.fraction, v)}" for name, v in value.items())
+    assert isinstance(value, Fraction)
+    if kind is AnswerKind.integer:
+        if value.denominator != 1:
+            raise ValueError(f"{value} is not a whole number")
+        return str(value.numerator)
+    if kind is AnswerKind.decimal:
+        return format_number(value)
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)(?:\s*/\s*(-?\d+))?\s*$")
+
+
+def parse_number(text: str) -> Fraction:
+    """An exact number from `17`, `-3`, `2.75` or `3/4`."""
+    match = _NUMBER.match(text)
+    if not match:
+        raise AnswerError(f"not a number: {text!r}")
+    value = Fraction(match.group(1))
+    if match.group(2) is not None:
+        denominator = int(match.group(2))
+        if denominator == 0:
+            raise AnswerError(f"division by zero in {text!r}")
+        value /= denominator
+    return value
+
+
+def parse_answer(kind: AnswerKind, text: str) -> Value:
+    """The value a canonical answer text stands for; AnswerError if it is not of this kind."""
+    if kind is AnswerKind.comparison:
+        symbol = text.strip()
+        if symbol not in COMPARISONS:
+            raise AnswerError(f"not a comparison (<, >, =): {text!r}")
+        return symbol
+    if kind is AnswerKind.assignment:
+        values: dict[str, Fraction] = {}
+        for part in text.split(","):
+            name, sep, number = part.partition("=")
+            if not sep or not name.strip():
+                raise AnswerError(f"not an assignment 'x = 3, y = 4': {text!r}")
+            values[name.strip()] = parse_number(number)
+        return values
+    value = parse_number(text)
+    if kind is AnswerKind.integer and value.denominator != 1:
+        raise AnswerError(f"not a whole number: {text!r}")
+    if kind is AnswerKind.decimal and decimal_places(value) is None:
+        raise AnswerError(f"not an exact decimal: {text!r}")
+    return value
+
+
+def answers_equal(kind: AnswerKind, expected: Value, given: Value) -> bool:
+    """Whether two answer values are the same answer."""
+    return expected == given

@@ -1,0 +1,374 @@
+"""The problem language: typed AST, Lark grammar loading, parsing and canonical printing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Iterator, Union
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import GrammarError, LarkError, UnexpectedInput, VisitError
+
+from mathcamps.errors import MathcampsError
+
+# ---------------------------------------------------------------- the AST
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    """A literal quantity, exact."""
+
+    value: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class Hole:
+    """A number still to be chosen: the k-th NUMBER of a sampled skeleton."""
+
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """A reference to a named quantity or an unknown."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    """An arithmetic operation; `op` is one of + - * /."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+Expr = Union[Num, Hole, Var, BinOp]
+
+
+@dataclass(frozen=True, slots=True)
+class Let:
+    """`let name = expr`: a named quantity."""
+
+    name: str
+    expr: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Solve:
+    """`solve left = right`: an equation whose free names are unknowns."""
+
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """`ask a, b`: the question asks for the values of these names."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """`compare l _ r`: the question asks which of <, >, = fills the blank."""
+
+    left: Expr
+    right: Expr
+
+
+Statement = Union[Let, Solve]
+Question = Union[Ask, Compare]
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A whole problem: statements in order, then one question."""
+
+    statements: tuple[Statement, ...]
+    question: Question
+
+    @property
+    def unknowns(self) -> tuple[str, ...]:
+        """Names that no `let` binds, in order of first appearance in `solve` statements."""
+        bound = {s.name for s in self.statements if isinstance(s, Let)}
+        seen: list[str] = []
+        for statement in self.statements:
+            if isinstance(statement, Solve):
+                for name in free_names(statement.left) + free_names(statement.right):
+                    if name not in bound and name not in seen:
+                        seen.append(name)
+        return tuple(seen)
+
+    def literals(self) -> list[Num]:
+        """Every literal of the program, in reading order."""
+        out: list[Num] = []
+        for node in self.expressions():
+            out.extend(n for n in walk(node) if isinstance(n, Num))
+        return out
+
+    def expressions(self) -> Iterator[Expr]:
+        """The top-level expressions, in reading order."""
+        for statement in self.statements:
+            if isinstance(statement, Let):
+                yield statement.expr
+            else:
+                yield statement.left
+                yield statement.right
+        if isinstance(self.question, Compare):
+            yield self.question.left
+            yield self.question.right
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every node of an expression, pre-order, left to right."""
+    yield expr
+    if isinstance(expr, BinOp):
+        yield from walk(expr.left)
+        yield from walk(expr.right)
+
+
+def free_names(expr: Expr) -> list[str]:
+    """The names an expression refers to, in reading order, with repeats."""
+    return [n.name for n in walk(expr) if isinstance(n, Var)]
+
+
+# ---------------------------------------------------------------- printing
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def format_number(value: Fraction) -> str:
+    """A literal as the language writes it: an integer or an exact decimal."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    places = decimal_places(value)
+    if places is None:
+        raise ValueError(f"{value} has no exact decimal form")
+    scaled = abs(value.numerator * 10**places // value.denominator)
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(scaled, 10**places)
+    return f"{sign}{whole}.{frac:0{places}d}"
+
+
+def decimal_places(value: Fraction) -> int | None:
+    """How many decimal places write `value` exactly, or None if its decimal repeats."""
+    den, twos, fives = value.denominator, 0, 0
+    while den % 2 == 0:
+        den //= 2
+        twos += 1
+    while den % 5 == 0:
+        den //= 5
+        fives += 1
+    return max(twos, fives) if den == 1 else None
+
+
+def format_expr(expr: Expr, parent: int = 0, right_side: bool = False) -> str:
+    """An expression with the fewest parentheses that keep its tree."""
+    if isinstance(expr, Num):
+        return format_number(expr.value)
+    if isinstance(expr, Var):
+        return expr.name
+    if isinstance(expr, Hole):
+        return f"#{expr.index}"
+    prec = _PRECEDENCE[expr.op]
+    text = f"{format_expr(expr.left, prec)} {expr.op} {format_expr(expr.right, prec, True)}"
+    # Left-associative: a right operand of equal precedence needs parentheses.
+    if prec < parent or (prec == parent and right_side):
+        return f"({text})"
+    return text
+
+
+def format_program(program: Program) -> str:
+    """The canonical text of a program: one statement a line, no trailing newline."""
+    lines = []
+    for statement in program.statements:
+        if isinstance(statement, Let):
+            lines.append(f"let {statement.name} = {format_expr(statement.expr)}")
+        else:
+            lines.append(f"solve {format_expr(statement.left)} = {format_expr(statement.right)}")
+    question = program.question
+    if isinstance(question, Ask):
+        lines.append("ask " + ", ".join(question.names))
+    else:
+        lines.append(f"compare {format_expr(question.left)} _ {format_expr(question.right)}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class ProgramBuilder(Transformer):
+    """Turns a parse tree of the core grammar, or of any grammar restricting it, into a Program.
+
+    Lark prefixes the rules and aliases a grammar imports (`core__add`); the
+    vocabulary is the part after the last double underscore. While `holes` maps
+    character offsets to hole numbers, the literals at those offsets become Holes
+    (the sampler parses skeletons that way).
+    """
+
+    holes: dict[int, int] | None = None
+
+    def __default__(self, data, children, meta):
+        name = str(data).rsplit("__", 1)[-1]
+        method = getattr(self, "node_" + name, None)
+        if method is None:
+            # Structural rules of a standard's grammar (`start`, `two_step`, ...).
+            return children
+        return method(*children)
+
+    def __default_token__(self, token):
+        return token
+
+    def node_num(self, token: Token) -> Num | Hole:
+        if self.holes is not None and token.start_pos in self.holes:
+            return Hole(self.holes[token.start_pos])
+        return Num(Fraction(str(token)))
+
+    def node_var(self, token: Token) -> Var:
+        return Var(str(token))
+
+    def node_unknown(self, token: Token) -> Var:
+        return Var(str(token))
+
+    def node_add(self, left, right) -> BinOp:
+        return BinOp("+", left, right)
+
+    def node_sub(self, left, right) -> BinOp:
+        return BinOp("-", left, right)
+
+    def node_mul(self, left, right) -> BinOp:
+        return BinOp("*", left, right)
+
+    def node_div(self, left, right) -> BinOp:
+        return BinOp("/", left, right)
+
+    def node_let(self, name: Token, expr) -> Let:
+        return Let(str(name), expr)
+
+    def node_solve(self, left, right) -> Solve:
+        return Solve(left, right)
+
+    def node_ask(self, *names: Token) -> Ask:
+        return Ask(tuple(str(n) for n in names))
+
+    def node_compare(self, left, right) -> Compare:
+        return Compare(left, right)
+
+
+def _flatten(items) -> list:
+    out = []
+    for item in items:
+        if isinstance(item, list):
+            out.extend(_flatten(item))
+        else:
+            out.append(item)
+    return out
+
+
+def _program_from_tree(parts) -> Program:
+    parts = _flatten(parts if isinstance(parts, list) else [parts])
+    if len(parts) == 1 and isinstance(parts[0], Program):
+        return parts[0]
+    statements = tuple(p for p in parts if isinstance(p, (Let, Solve)))
+    questions = [p for p in parts if isinstance(p, (Ask, Compare))]
+    if len(questions) != 1 or len(statements) + 1 != len(parts):
+        raise ProgramError("the parse tree is not one program: its grammar must end in one question")
+    return Program(statements, questions[0])
+
+
+class ProgramError(MathcampsError):
+    """A program that does not parse under a grammar, or is not well formed."""
+
+
+class GrammarFileError(MathcampsError):
+    """A grammar file that Lark cannot load."""
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """A loaded Lark grammar of the problem language; its parser builds the AST as it parses."""
+
+    path: Path
+    text: str
+    lark: Lark
+    builder: ProgramBuilder
+
+    def parse(self, text: str, source: str = "<program>", holes: dict[int, int] | None = None) -> Program:
+        """The Program that `text` denotes; ProgramError names line, column and what was expected.
+
+        `holes` maps offsets of literals to hole numbers, for skeletons."""
+        self.builder.holes = holes
+        try:
+            tree = self.lark.parse(text)
+        except UnexpectedInput as error:
+            expected = sorted(getattr(error, "expected", None) or getattr(error, "allowed", None) or [])
+            hint = f"; expected one of: {', '.join(expected)}" if expected else ""
+            context = error.get_context(text).rstrip()
+            raise ProgramError(
+                f"{source}:{error.line}:{error.column}: not in grammar {self.path.name}{hint}\n{context}"
+            ) from None
+        except VisitError as error:  # pragma: no cover - a Transformer bug, not user input
+            raise ProgramError(f"{source}: cannot build the program: {error.orig_exc}") from None
+        finally:
+            self.builder.holes = None
+        return _program_from_tree(tree)
+
+
+def grammar_dir() -> Path:
+    """The folder of the built-in grammars."""
+    return Path(str(resources.files("mathcamps.grammars")))
+
+
+def load_grammar(path: Path, start: str = "start") -> Grammar:
+    """A grammar file, compiled for LALR parsing; GrammarFileError gives file:line:col on mistakes."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise GrammarFileError(f"{path}: cannot read grammar: {error.strerror}") from None
+    builder = ProgramBuilder()
+    try:
+        lark = Lark(
+            text,
+            transformer=builder,
+            parser="lalr",
+            start=start,
+            source_path=str(path),
+            import_paths=[str(path.parent), str(grammar_dir())],
+            maybe_placeholders=False,
+        )
+    except UnexpectedInput as error:
+        raise GrammarFileError(
+            f"{path}:{error.line}:{error.column}: grammar syntax error\n{error.get_context(text).rstrip()}"
+        ) from None
+    except (GrammarError, LarkError) as error:
+        raise GrammarFileError(f"{path}: {_locate(error, text)}") from None
+    return Grammar(path, text, lark, builder)
+
+
+def _locate(error: Exception, text: str) -> str:
+    """Lark's message for a grammar error, with the line of the rule or terminal it names."""
+    message = str(error).strip().splitlines()[0]
+    for word in message.replace("'", " ").replace('"', " ").split():
+        if not word.replace("_", "").isalnum():
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            stripped = line.lstrip("?!")
+            if stripped.startswith(word + ":") or stripped.startswith(word + " :"):
+                return f"line {number}: {message}"
+    return message
+
+
+@lru_cache(maxsize=1)
+def core_grammar() -> Grammar:
+    """The core grammar, which accepts every program of every standard."""
+    return load_grammar(grammar_dir() / "core.lark", start="program")
+
+
+def parse_program(text: str, source: str = "<program>") -> Program:
+    """A program in the core language."""
+    return core_grammar().parse(text, source)

@@ -1,0 +1,236 @@
+"""Standard definitions (data files) and the registry that loads, checks and orders them."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property, lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Iterator, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mathcamps.answers import AnswerKind
+from mathcamps.errors import MathcampsError
+from mathcamps.language import Grammar, load_grammar
+
+DOMAINS = {
+    "CC": "Counting and Cardinality",
+    "OA": "Operations and Algebraic Thinking",
+    "NBT": "Number and Operations in Base Ten",
+    "NF": "Number and Operations—Fractions",
+    "MD": "Measurement and Data",
+    "G": "Geometry",
+    "RP": "Ratios and Proportional Relationships",
+    "NS": "The Number System",
+    "EE": "Expressions and Equations",
+    "F": "Functions",
+    "SP": "Statistics and Probability",
+}
+
+
+class DefinitionError(MathcampsError):
+    """A standard definition that is missing, malformed or inconsistent."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Strict):
+    """Inclusive bounds on a set of values."""
+
+    min: int
+    max: int
+
+    def __contains__(self, value) -> bool:
+        return self.min <= value <= self.max
+
+
+class AnswerSpec(_Strict):
+    """The kind of the answer and the range it must lie in (not used for comparisons)."""
+
+    kind: AnswerKind
+    min: int | None = None
+    max: int | None = None
+
+    def admits(self, value) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
+class RenderSpec(_Strict):
+    """Which frames and vocabulary turn this standard's programs into text."""
+
+    frames: str = Field(description="name of a frames file in templates/, without .yaml")
+    themes: list[str] = Field(min_length=1, description="themes of templates/vocabulary.yaml to draw from")
+
+
+class Definition(_Strict):
+    """What a standard's YAML file declares."""
+
+    id: str = Field(pattern=r"^(K|[1-8])\.[A-Z]+\.[A-Z]\.\d+$")
+    variant: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9]*$")
+    grade: Literal["K", "1", "2", "3", "4", "5", "6", "7", "8"]
+    domain: str
+    cluster: str = Field(description="the cluster's heading in the Common Core")
+    text: str = Field(min_length=10, description="the standard's official sentence")
+    grammar: str = Field(pattern=r"^[A-Za-z0-9_]+\.lark$")
+    max_depth: int = Field(default=12, ge=1, le=64)
+    weights: dict[str, float] = Field(default_factory=dict)
+    numbers: Range = Field(description="every literal of a program")
+    values: Range = Field(description="every intermediate value: each operation, named quantity and unknown")
+    whole: bool = Field(default=True, description="every value is a whole number")
+    distinct: bool = Field(default=False, description="the literals of a problem are pairwise different")
+    unique: Literal["program", "statement"] = Field(
+        default="program",
+        description="what no two problems share: the program, or (for standards with few programs) the statement",
+    )
+    answer: AnswerSpec
+    render: RenderSpec
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Definition:
+        prefix = f"{self.grade}.{self.domain}."
+        if not self.id.startswith(prefix):
+            raise ValueError(f"id {self.id} does not match grade {self.grade} and domain {self.domain}")
+        if self.domain not in DOMAINS:
+            raise ValueError(f"unknown domain {self.domain!r}; known: {', '.join(DOMAINS)}")
+        if any(w < 0 for w in self.weights.values()):
+            raise ValueError("weights must not be negative")
+        return self
+
+
+class Standard:
+    """A loaded standard: its definition, its grammar, and the hashes that version them."""
+
+    def __init__(self, definition: Definition, definition_path: Path, grammar_path: Path):
+        self.definition = definition
+        self.definition_path = definition_path
+        self.grammar_path = grammar_path
+
+    @property
+    def id(self) -> str:
+        """The variant's id: the CCSS id, with `-variant` when the standard has several."""
+        d = self.definition
+        return f"{d.id}-{d.variant}" if d.variant else d.id
+
+    @property
+    def grade(self) -> str:
+        return self.definition.grade
+
+    @cached_property
+    def grammar(self) -> Grammar:
+        return load_grammar(self.grammar_path)
+
+    @cached_property
+    def definition_sha256(self) -> str:
+        return hashlib.sha256(self.definition_path.read_bytes()).hexdigest()
+
+    @cached_property
+    def grammar_sha256(self) -> str:
+        return hashlib.sha256(self.grammar_path.read_bytes()).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"Standard({self.id})"
+
+
+def _grade_order(standard: Standard) -> tuple:
+    grade = 0 if standard.grade == "K" else int(standard.grade)
+    return (grade, standard.id)
+
+
+def _yaml_error(path: Path, error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+    return f"{where}: not valid YAML: {getattr(error, 'problem', None) or error}"
+
+
+def format_validation_error(path: Path, error: ValidationError) -> str:
+    """A pydantic error as `file: field.path: message` lines."""
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"{path}: {field}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_definition(path: Path) -> Definition:
+    """One definition file, validated."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise DefinitionError(f"{path}: cannot read: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise DefinitionError(_yaml_error(path, error)) from None
+    if not isinstance(raw, dict):
+        raise DefinitionError(f"{path}: (top level): expected a mapping of fields")
+    try:
+        return Definition.model_validate(raw)
+    except ValidationError as error:
+        raise DefinitionError(format_validation_error(path, error)) from None
+
+
+class Registry:
+    """The standards of a folder of definitions, by id, in curriculum order."""
+
+    def __init__(self, standards: list[Standard]):
+        self._by_id: dict[str, Standard] = {}
+        for standard in sorted(standards, key=_grade_order):
+            if standard.id in self._by_id:
+                first = self._by_id[standard.id].definition_path
+                raise DefinitionError(
+                    f"{standard.definition_path}: id: {standard.id} is already defined by {first}"
+                )
+            self._by_id[standard.id] = standard
+
+    @classmethod
+    def load(cls, standards_dir: Path, grammars_dir: Path | None = None) -> Registry:
+        """Every `*.yaml` definition of a folder; grammars are looked up in `grammars_dir`."""
+        grammars_dir = grammars_dir or standards_dir
+        if not standards_dir.is_dir():
+            raise DefinitionError(f"{standards_dir}: not a folder of standard definitions")
+        standards = []
+        for path in sorted(standards_dir.glob("*.yaml")):
+            definition = load_definition(path)
+            grammar_path = grammars_dir / definition.grammar
+            if not grammar_path.is_file():
+                raise DefinitionError(f"{path}: grammar: no file {definition.grammar} in {grammars_dir}")
+            standards.append(Standard(definition, path, grammar_path))
+        return cls(standards)
+
+    def __iter__(self) -> Iterator[Standard]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def ids(self) -> list[str]:
+        return list(self._by_id)
+
+    def get(self, standard_id: str) -> Standard:
+        """The standard with this id; DefinitionError lists the known ids otherwise."""
+        try:
+            return self._by_id[standard_id]
+        except KeyError:
+            known = ", ".join(self._by_id)
+            raise DefinitionError(f"unknown standard {standard_id!r}; known: {known}") from None
+
+    def select(self, ids: list[str] | None) -> list[Standard]:
+        """The standards named (all when none are), in curriculum order."""
+        if not ids:
+            return list(self)
+        wanted = {self.get(i).id for i in ids}
+        return [s for s in self if s.id in wanted]
+
+
+def standards_dir() -> Path:
+    return Path(str(resources.files("mathcamps.standards")))
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    """The built-in standards."""
+    from mathcamps.language import grammar_dir
+
+    return Registry.load(standards_dir(), grammar_dir())

@@ -1,0 +1,163 @@
+"""Declared constraints: checked on every problem, and proved satisfiable (or not) by z3 at load time."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import z3
+
+from mathcamps.language import Ask, BinOp, Expr, Hole, Let, Num, Program, Var
+from mathcamps.registry import Definition
+
+
+class Violation(Exception):
+    """A declared constraint that a candidate breaks; the message is the counted reason."""
+
+
+def check_value(value: Fraction, definition: Definition) -> Fraction:
+    """`value` if it is an allowed intermediate value, else Violation naming the constraint."""
+    if definition.whole and value.denominator != 1:
+        raise Violation("whole: a value that is not a whole number")
+    if value < definition.values.min:
+        raise Violation("values.min: a value below the declared range")
+    if value > definition.values.max:
+        raise Violation("values.max: a value above the declared range")
+    return value
+
+
+def check_literal(value: Fraction, definition: Definition) -> Fraction:
+    """`value` if it is an allowed literal, else Violation naming the constraint."""
+    if definition.whole and value.denominator != 1:
+        raise Violation("whole: a literal that is not a whole number")
+    if value < definition.numbers.min:
+        raise Violation("numbers.min: a literal below the declared range")
+    if value > definition.numbers.max:
+        raise Violation("numbers.max: a literal above the declared range")
+    return value
+
+
+def evaluate(expr: Expr, holes: list[Fraction], env: dict[str, Fraction], definition: Definition) -> Fraction:
+    """The exact value of an expression, checking every intermediate value on the way."""
+    if isinstance(expr, Num):
+        return expr.value
+    if isinstance(expr, Hole):
+        return holes[expr.index]
+    if isinstance(expr, Var):
+        return env[expr.name]
+    left = evaluate(expr.left, holes, env, definition)
+    right = evaluate(expr.right, holes, env, definition)
+    op = expr.op
+    if op == "+":
+        value = left + right
+    elif op == "-":
+        value = left - right
+    elif op == "*":
+        value = left * right
+    else:
+        if right == 0:
+            raise Violation("division by zero")
+        value = left / right
+    return check_value(value, definition)
+
+
+def check_problem(program: Program, definition: Definition, unknowns: dict[str, Fraction]) -> None:
+    """Every declared constraint on a finished problem; Violation names the first one broken."""
+    literals = [n.value for n in program.literals()]
+    for value in literals:
+        check_literal(value, definition)
+    if definition.distinct and len(set(literals)) != len(literals):
+        raise Violation("distinct: a literal repeats")
+    env = {name: check_value(value, definition) for name, value in unknowns.items()}
+    for statement in program.statements:
+        if isinstance(statement, Let):
+            env[statement.name] = evaluate(statement.expr, [], env, definition)
+        else:
+            evaluate(statement.left, [], env, definition)
+            evaluate(statement.right, [], env, definition)
+    check_answer(program, env, definition)
+
+
+def check_answer(program: Program, env: dict[str, Fraction], definition: Definition) -> None:
+    if isinstance(program.question, Ask):
+        for name in program.question.names:
+            if not definition.answer.admits(env[name]):
+                raise Violation("answer: the answer is outside the declared range")
+
+
+# ------------------------------------------------------------------ feasibility
+
+
+def infeasibility(program: Program, definition: Definition, timeout_ms: int = 5000) -> list[str] | None:
+    """None if some choice of numbers satisfies every declared constraint for this skeleton;
+    else the names of the constraints that conflict (z3's unsat core)."""
+    solver = z3.Solver()
+    solver.set("timeout", timeout_ms)
+    solver.set("unsat_core", True)
+    tracked: dict[str, list] = {}
+
+    def track(label: str, condition) -> None:
+        tracked.setdefault(label, []).append(condition)
+
+    holes: dict[int, z3.ArithRef] = {}
+    names: dict[str, z3.ArithRef] = {}
+    fixed: list = []
+
+    def term(expr: Expr):
+        if isinstance(expr, Num):
+            value = z3.RealVal(f"{expr.value.numerator}/{expr.value.denominator}")
+            fixed.append(value)
+            return value
+        if isinstance(expr, Hole):
+            if expr.index not in holes:
+                holes[expr.index] = z3.Real(f"hole{expr.index}")
+            return holes[expr.index]
+        if isinstance(expr, Var):
+            if expr.name not in names:
+                names[expr.name] = z3.Real(expr.name)
+            return names[expr.name]
+        left, right = term(expr.left), term(expr.right)
+        if expr.op == "/":
+            track("nonzero divisor", right != 0)
+        value = {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
+                 "/": lambda: left / right}[expr.op]()
+        intermediate.append(value)
+        return value
+
+    intermediate: list = []
+    facts = []
+    for statement in program.statements:
+        if isinstance(statement, Let):
+            facts.append(term(Var(statement.name)) == term(statement.expr))
+        else:
+            facts.append(term(statement.left) == term(statement.right))
+    if not isinstance(program.question, Ask):
+        term(program.question.left)
+        term(program.question.right)
+    for fact in facts:
+        solver.add(fact)
+    for hole in holes.values():
+        track("numbers.min", hole >= definition.numbers.min)
+        track("numbers.max", hole <= definition.numbers.max)
+        if definition.whole:
+            track("whole", z3.IsInt(hole))
+    for value in intermediate + list(names.values()):
+        track("values.min", value >= definition.values.min)
+        track("values.max", value <= definition.values.max)
+        if definition.whole:
+            track("whole", z3.IsInt(value))
+    if isinstance(program.question, Ask):
+        for name in program.question.names:
+            if definition.answer.min is not None:
+                track("answer.min", names[name] >= definition.answer.min)
+            if definition.answer.max is not None:
+                track("answer.max", names[name] <= definition.answer.max)
+    if definition.distinct:
+        track("distinct", z3.Distinct(*holes.values(), *fixed) if len(holes) + len(fixed) > 1 else z3.BoolVal(True))
+    for label, conditions in tracked.items():
+        solver.assert_and_track(z3.And(*conditions), z3.Bool(label))
+    result = solver.check()
+    if result == z3.sat:
+        return None
+    if result == z3.unknown:
+        return ["unknown (timeout)"]
+    return sorted(str(c) for c in solver.unsat_core())

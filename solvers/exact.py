@@ -1,0 +1,174 @@
+"""sympy's stage: the exact answer of a program, in Rational arithmetic, never float."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy
+
+from mathcamps.answers import comparison_of
+from mathcamps.language import Ask, BinOp, Expr, Let, Num, Program, Solve, Var
+
+Rational = sympy.Rational
+
+
+class Unsolvable(Exception):
+    """A program with no single exact answer; the message is the rejection reason."""
+
+
+@dataclass(frozen=True)
+class Solution:
+    """sympy's answer: one value per asked name, or a comparison symbol."""
+
+    values: dict[str, Fraction]
+    comparison: str | None = None
+
+    def answer(self, names: tuple[str, ...]) -> Fraction | dict[str, Fraction]:
+        return self.values[names[0]] if len(names) == 1 else {n: self.values[n] for n in names}
+
+
+def to_fraction(value: sympy.Rational) -> Fraction:
+    return Fraction(int(value.p), int(value.q))
+
+
+class _Affine:
+    """c0 + sum(c_i * unknown_i), with sympy Rational coefficients."""
+
+    __slots__ = ("terms",)
+
+    def __init__(self, terms: dict[str | None, sympy.Rational]):
+        self.terms = {k: v for k, v in terms.items() if v != 0 or k is None}
+
+    @property
+    def constant(self) -> sympy.Rational:
+        return self.terms.get(None, sympy.Integer(0))
+
+    def is_constant(self) -> bool:
+        return all(k is None for k in self.terms)
+
+    def combine(self, other: _Affine, sign: int) -> _Affine:
+        terms = dict(self.terms)
+        for k, v in other.terms.items():
+            terms[k] = terms.get(k, sympy.Integer(0)) + sign * v
+        return _Affine(terms)
+
+    def scale(self, factor: sympy.Rational) -> _Affine:
+        return _Affine({k: v * factor for k, v in self.terms.items()})
+
+
+class _NonLinear(Exception):
+    pass
+
+
+def _affine(expr: Expr, env: dict[str, sympy.Rational]) -> _Affine:
+    if isinstance(expr, Num):
+        return _Affine({None: Rational(expr.value.numerator, expr.value.denominator)})
+    if isinstance(expr, Var):
+        if expr.name in env:
+            return _Affine({None: env[expr.name]})
+        return _Affine({expr.name: sympy.Integer(1)})
+    if isinstance(expr, BinOp):
+        left, right = _affine(expr.left, env), _affine(expr.right, env)
+        if expr.op == "+":
+            return left.combine(right, 1)
+        if expr.op == "-":
+            return left.combine(right, -1)
+        if expr.op == "*":
+            if left.is_constant():
+                return right.scale(left.constant)
+            if right.is_constant():
+                return left.scale(right.constant)
+            raise _NonLinear
+        if expr.op == "/":
+            if not right.is_constant():
+                raise _NonLinear
+            if right.constant == 0:
+                raise Unsolvable("division by zero")
+            return left.scale(1 / right.constant)
+    raise TypeError(f"not an expression: {expr!r}")
+
+
+def evaluate(expr: Expr, env: dict[str, sympy.Rational]) -> sympy.Rational:
+    """The exact value of an expression whose names are all bound."""
+    affine = _affine(expr, env)
+    if not affine.is_constant():
+        raise Unsolvable(f"unbound name(s): {', '.join(k for k in affine.terms if k)}")
+    return affine.constant
+
+
+def _solve_equations(equations: list[_Affine], unknowns: tuple[str, ...]) -> dict[str, sympy.Rational]:
+    if len(unknowns) == 1 and len(equations) == 1:
+        # One linear equation c*x + k = 0: the common case needs no matrix.
+        (name,), (equation,) = unknowns, equations
+        coefficient = equation.terms.get(name, 0)
+        if coefficient == 0:
+            raise Unsolvable(
+                "the equations have no solution" if equation.constant != 0 else "the equations have more than one solution"
+            )
+        return {name: -equation.constant / coefficient}
+    matrix = sympy.Matrix([[eq.terms.get(u, 0) for u in unknowns] for eq in equations])
+    rhs = sympy.Matrix([-eq.constant for eq in equations])
+    try:
+        solution, params = matrix.gauss_jordan_solve(rhs)
+    except ValueError:
+        raise Unsolvable("the equations have no solution") from None
+    if params.shape[0]:
+        raise Unsolvable("the equations have more than one solution")
+    return dict(zip(unknowns, solution))
+
+
+def _solve_nonlinear(program: Program, env: dict[str, sympy.Rational]) -> dict[str, sympy.Rational]:
+    symbols = {u: sympy.Symbol(u) for u in program.unknowns}
+
+    def to_sympy(expr: Expr):
+        if isinstance(expr, Num):
+            return Rational(expr.value.numerator, expr.value.denominator)
+        if isinstance(expr, Var):
+            return env[expr.name] if expr.name in env else symbols[expr.name]
+        left, right = to_sympy(expr.left), to_sympy(expr.right)
+        if expr.op == "+":
+            return left + right
+        if expr.op == "-":
+            return left - right
+        if expr.op == "*":
+            return left * right
+        return left / right
+
+    equations = [sympy.Eq(to_sympy(s.left), to_sympy(s.right)) for s in program.statements if isinstance(s, Solve)]
+    solutions = sympy.solve(equations, list(symbols.values()), dict=True)
+    real = [s for s in solutions if all(v.is_rational for v in s.values())]
+    if len(real) != 1:
+        raise Unsolvable(f"the equations have {len(real)} rational solutions, not one")
+    return {name: real[0][symbol] for name, symbol in symbols.items()}
+
+
+def solve(program: Program) -> Solution:
+    """The exact answer of a program; Unsolvable says why there is none."""
+    env: dict[str, sympy.Rational] = {}
+    equations: list[_Affine] = []
+    nonlinear = False
+    for statement in program.statements:
+        if isinstance(statement, Let):
+            env[statement.name] = evaluate(statement.expr, env)
+        else:
+            try:
+                equations.append(_affine(statement.left, env).combine(_affine(statement.right, env), -1))
+            except _NonLinear:
+                nonlinear = True
+    unknowns = program.unknowns
+    if unknowns:
+        solved = _solve_nonlinear(program, env) if nonlinear else _solve_equations(equations, unknowns)
+        env.update(solved)
+    elif equations and any(eq.constant != 0 for eq in equations):
+        raise Unsolvable("an equation without unknowns is false")
+    values = {name: to_fraction(value) for name, value in env.items()}
+    question = program.question
+    if isinstance(question, Ask):
+        missing = [n for n in question.names if n not in values]
+        if missing:
+            raise Unsolvable(f"asks for unbound name(s): {', '.join(missing)}")
+        return Solution(values)
+    left = to_fraction(evaluate(question.left, env))
+    right = to_fraction(evaluate(question.right, env))
+    return Solution(values, comparison_of(left, right))

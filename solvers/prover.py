@@ -1,0 +1,130 @@
+"""z3's stage: prove sympy's answers from an independent translation of each program.
+
+A batch of problems goes to z3 as one SMT-LIB text. Two checks prove the batch:
+every problem's facts with its claimed answer are satisfiable (the answer is a
+solution), and the facts with "some problem's answer differs from its claim" are
+not (no other answer exists: this is uniqueness for unknowns too). A model of
+the second check names the problems whose claim fails; `unknown` is never a pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Union
+
+import z3
+
+from mathcamps.language import Ask, BinOp, Compare, Expr, Let, Num, Program, Var
+
+_SMT_OPS = {"+": "+", "-": "-", "*": "*", "/": "/"}
+_RELATIONS = {"<": "<", ">": ">", "=": "="}
+
+PROVED = "proved"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A program and the answer to prove: a value per asked name, or a comparison symbol."""
+
+    program: Program
+    answer: Union[Fraction, dict, str]
+
+
+def smt_number(value: Fraction) -> str:
+    magnitude = abs(value)
+    text = (
+        f"{magnitude.numerator}.0"
+        if magnitude.denominator == 1
+        else f"(/ {magnitude.numerator}.0 {magnitude.denominator}.0)"
+    )
+    return f"(- {text})" if value < 0 else text
+
+
+def _smt_expr(expr: Expr, prefix: str) -> str:
+    if isinstance(expr, Num):
+        return smt_number(expr.value)
+    if isinstance(expr, Var):
+        return prefix + expr.name
+    if isinstance(expr, BinOp):
+        return f"({_SMT_OPS[expr.op]} {_smt_expr(expr.left, prefix)} {_smt_expr(expr.right, prefix)})"
+    raise TypeError(f"cannot translate {expr!r}")
+
+
+def translate(claim: Claim, tag: str) -> tuple[str, str]:
+    """SMT-LIB for one problem: its declarations and facts, and the Bool `tag` that holds its claim."""
+    program, prefix = claim.program, f"{tag}_"
+    names = [s.name for s in program.statements if isinstance(s, Let)] + list(program.unknowns)
+    lines = [f"(declare-const {prefix}{name} Real)" for name in names]
+    for statement in program.statements:
+        if isinstance(statement, Let):
+            lines.append(f"(assert (= {prefix}{statement.name} {_smt_expr(statement.expr, prefix)}))")
+        else:
+            lines.append(f"(assert (= {_smt_expr(statement.left, prefix)} {_smt_expr(statement.right, prefix)}))")
+    question = program.question
+    if isinstance(question, Compare):
+        if claim.answer not in _RELATIONS:
+            raise ValueError(f"not a comparison: {claim.answer!r}")
+        holds = f"({_RELATIONS[claim.answer]} {_smt_expr(question.left, prefix)} {_smt_expr(question.right, prefix)})"
+    else:
+        assert isinstance(question, Ask)
+        values = claim.answer if isinstance(claim.answer, dict) else {question.names[0]: claim.answer}
+        parts = [f"(= {prefix}{name} {smt_number(Fraction(values[name]))})" for name in question.names]
+        holds = parts[0] if len(parts) == 1 else f"(and {' '.join(parts)})"
+    lines.append(f"(declare-const {tag} Bool)")
+    lines.append(f"(assert (= {tag} {holds}))")
+    return "\n".join(lines), tag
+
+
+def _check(text: str, timeout_ms: int) -> tuple[z3.CheckSatResult, z3.Solver]:
+    solver = z3.Solver()
+    solver.set("timeout", timeout_ms)
+    solver.from_string(text)
+    return solver.check(), solver
+
+
+def prove(claims: list[Claim], timeout_ms: int = 10_000) -> list[str]:
+    """For each claim, `proved` or the reason z3 could not prove it."""
+    verdicts: list[str | None] = [None] * len(claims)
+    facts: dict[int, tuple[str, str]] = {i: translate(c, f"c{i}") for i, c in enumerate(claims)}
+    _prove_batch(facts, verdicts, timeout_ms)
+    return [v if v is not None else PROVED for v in verdicts]
+
+
+def _prove_batch(facts: dict[int, tuple[str, str]], verdicts: list, timeout_ms: int) -> None:
+    pending = dict(facts)
+    # Existence: every claim is a solution of its own problem (the problems share no names).
+    body = "\n".join(text for text, _ in pending.values())
+    result, _ = _check(body + "\n" + "\n".join(f"(assert {tag})" for _, tag in pending.values()), timeout_ms)
+    if result != z3.sat:
+        if len(pending) == 1:
+            (i,) = pending
+            verdicts[i] = (
+                "z3: the claimed answer does not satisfy the problem"
+                if result == z3.unsat
+                else "z3: unknown (timeout) proving the answer is a solution"
+            )
+            return
+        for i, item in pending.items():
+            _prove_batch({i: item}, verdicts, timeout_ms)
+        return
+    # Uniqueness: no model of the facts breaks a claim; a model names the claims it breaks.
+    while pending:
+        body = "\n".join(text for text, _ in pending.values())
+        some_fails = "(assert (or " + " ".join(f"(not {tag})" for _, tag in pending.values()) + "))"
+        result, solver = _check(body + "\n" + some_fails, timeout_ms)
+        if result == z3.unsat:
+            return
+        if result == z3.unknown:
+            if len(pending) == 1:
+                (i,) = pending
+                verdicts[i] = "z3: unknown (timeout) proving the answer is the only one"
+                return
+            for i, item in pending.items():
+                _prove_batch({i: item}, verdicts, timeout_ms)
+            return
+        model = solver.model()
+        failed = [i for i, (_, tag) in pending.items() if z3.is_false(model.eval(z3.Bool(tag), model_completion=True))]
+        for i in failed:
+            verdicts[i] = "z3: another value also satisfies the problem"
+            del pending[i]
