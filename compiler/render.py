@@ -175,7 +175,15 @@ class Renderer:
         usable = [c for c in candidates if c[0].themes is None or theme_name in c[0].themes]
         if not usable:
             raise Unfaithful(f"render: no frame for shape {shape!r} with theme {theme_name}")
-        frame, story_t, question_t, unit_t = rng.choice(usable)
+        return self._render(program, rng.choice(usable), theme_name, rng)
+
+    def render_frame(self, program: Program, frame_id: str, theme: str, rng: random.Random) -> Rendered:
+        """The statement one named frame gives with one theme (for checking frames against themes)."""
+        (compiled,) = [c for c in self.by_shape.get(shape_of(program), []) if c[0].id == frame_id]
+        return self._render(program, compiled, theme, rng)
+
+    def _render(self, program: Program, compiled: tuple, theme_name: str, rng: random.Random) -> Rendered:
+        frame, story_t, question_t, unit_t = compiled
         literals = program.literals()
         context = self._context(theme_name, literals, rng)
         try:

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator, Union
 
-from lark import Lark, Token, Transformer
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import GrammarError, LarkError, UnexpectedInput, VisitError
 
 from mathcamps.errors import MathcampsError
@@ -217,8 +217,9 @@ class ProgramBuilder(Transformer):
         name = str(data).rsplit("__", 1)[-1]
         method = getattr(self, "node_" + name, None)
         if method is None:
-            # Structural rules of a standard's grammar (`start`, `two_step`, ...).
-            return children
+            # Structural rules of a standard's grammar (`start`, `two_step`, ...): kept as trees,
+            # which Lark can inline and _flatten takes apart.
+            return Tree(data, children, meta)
         return method(*children)
 
     def __default_token__(self, token):
@@ -263,7 +264,9 @@ class ProgramBuilder(Transformer):
 def _flatten(items) -> list:
     out = []
     for item in items:
-        if isinstance(item, list):
+        if isinstance(item, Tree):
+            out.extend(_flatten(item.children))
+        elif isinstance(item, list):
             out.extend(_flatten(item))
         else:
             out.append(item)
@@ -271,7 +274,7 @@ def _flatten(items) -> list:
 
 
 def _program_from_tree(parts) -> Program:
-    parts = _flatten(parts if isinstance(parts, list) else [parts])
+    parts = _flatten([parts])
     if len(parts) == 1 and isinstance(parts[0], Program):
         return parts[0]
     statements = tuple(p for p in parts if isinstance(p, (Let, Solve)))

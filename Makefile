@@ -1,0 +1,30 @@
+# `make demo` and `make test` each do all set-up (a virtual environment in .venv) and then run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mathcamps standards
+	$(BIN)/mathcamps sample 1.OA.A.1 -n 2 --seed 7
+	$(BIN)/mathcamps sample 2.MD.C.8 -n 1 --seed 7
+	$(BIN)/mathcamps compile --out out/demo --per-standard 200 --seed 7 --force
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/compile.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis *.egg-info

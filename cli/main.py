@@ -1,0 +1,180 @@
+"""The `mathcamps` command: list standards, sample problems, compile datasets."""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mathcamps import __version__
+from mathcamps.errors import MathcampsError
+from mathcamps.language import grammar_dir
+from mathcamps.registry import Registry, default_registry, standards_dir
+
+app = typer.Typer(
+    help="Compile verified, curriculum-grounded math word problems from grammars and solvers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+_state = {"debug": False}
+
+StandardsDir = Annotated[
+    Optional[Path], typer.Option("--standards", help="Folder of standard definitions (default: the built-in ones).")
+]
+GrammarsDir = Annotated[
+    Optional[Path], typer.Option("--grammars", help="Folder of grammars (default: beside --standards, else built-in).")
+]
+TemplatesDir = Annotated[
+    Optional[Path], typer.Option("--templates", help="Folder of frames and vocabulary (default: built-in).")
+]
+
+
+def user_errors(command):
+    """Prints a user's mistake as one paragraph and exits 1; --debug shows the traceback instead."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except MathcampsError as error:
+            if _state["debug"]:
+                raise
+            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    _state["debug"] = debug
+    if version:
+        console.print(f"mathcamps {__version__}")
+        raise typer.Exit()
+
+
+def load_registry(standards: Path | None, grammars: Path | None) -> Registry:
+    """The registry of a folder of definitions, or the built-in one."""
+    if standards is None and grammars is None:
+        return default_registry()
+    standards = standards or standards_dir()
+    return Registry.load(standards, grammars or (standards if standards != standards_dir() else grammar_dir()))
+
+
+@app.command("standards")
+@user_errors
+def list_standards(standards: StandardsDir = None, grammars: GrammarsDir = None) -> None:
+    """List the registered standards: id, grade, domain, answer kind and the official text."""
+    registry = load_registry(standards, grammars)
+    table = Table(title=f"{len(registry)} standards", show_lines=False, expand=True)
+    table.add_column("standard", no_wrap=True, style="bold")
+    table.add_column("grade", justify="center")
+    table.add_column("domain", no_wrap=True)
+    table.add_column("answer", no_wrap=True)
+    table.add_column("text", ratio=1)
+    for standard in registry:
+        d = standard.definition
+        table.add_row(standard.id, d.grade, d.domain, d.answer.kind.value, d.text)
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def sample(
+    standard: Annotated[str, typer.Argument(help="Standard id, e.g. one listed by `mathcamps standards`.")],
+    n: Annotated[int, typer.Option("-n", "--count", min=1, help="How many problems.")] = 3,
+    seed: Annotated[int, typer.Option(help="Release seed.")] = 0,
+    standards: StandardsDir = None,
+    grammars: GrammarsDir = None,
+    templates: TemplatesDir = None,
+) -> None:
+    """Show a few problems of one standard: program, statement, answer and both solvers' verdicts."""
+    from mathcamps.compiler.pipeline import StandardCompiler
+
+    registry = load_registry(standards, grammars)
+    compiler = StandardCompiler(registry.get(standard), seed, templates)
+    for problem in compiler.problems(n):
+        body = (
+            f"[dim]{problem.program}[/]\n\n{problem.statement}\n\n"
+            f"[bold]answer:[/] {problem.answer}   "
+            f"[green]sympy: {problem.verdicts.sympy}   z3: {problem.verdicts.z3}[/]"
+        )
+        console.print(Panel(body, title=problem.id, subtitle=problem.render.frame, expand=False, width=88))
+
+
+@app.command("compile")
+@user_errors
+def compile_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write problems.jsonl into.")],
+    per_standard: Annotated[int, typer.Option("--per-standard", min=1, help="Problems per standard.")] = 100,
+    seed: Annotated[int, typer.Option(help="Release seed: the same seed gives the same bytes.")] = 0,
+    standard: Annotated[
+        Optional[list[str]], typer.Option("--standard", help="Only this standard (repeatable).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing problems.jsonl.")] = False,
+    standards: StandardsDir = None,
+    grammars: GrammarsDir = None,
+    templates: TemplatesDir = None,
+) -> None:
+    """Compile verified problems of every (or the chosen) standard into OUT/problems.jsonl."""
+    from mathcamps.compiler.emit import compile_standards
+
+    registry = load_registry(standards, grammars)
+    chosen = registry.select(standard)
+    total = per_standard * len(chosen)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("compiling", total=total)
+
+        def advance(problem) -> None:
+            progress.update(task, advance=1, description=problem.standard)
+
+        stats = compile_standards(chosen, out, per_standard, seed, templates, force=force, on_problem=advance)
+    print_summary(stats)
+    console.print(f"wrote {sum(s.problems for s in stats)} problems to {out / 'problems.jsonl'}")
+
+
+def print_summary(stats) -> None:
+    """Counts, acceptance, time per stage and rejection reasons, as tables."""
+    from mathcamps.compiler.pipeline import STAGES
+
+    table = Table(title="compiled", expand=False)
+    for column in ("standard", "problems", "candidates", "accepted", "problems/s", *[f"{s} µs" for s in STAGES]):
+        table.add_column(column, justify="right" if column != "standard" else "left", no_wrap=True)
+    reasons: Counter = Counter()
+    for s in stats:
+        per = max(s.problems, 1)
+        rate = s.problems / s.total_seconds if s.total_seconds else 0.0
+        accepted = f"{100 * s.problems / s.candidates:.0f}%" if s.candidates else "-"
+        table.add_row(
+            s.standard, str(s.problems), str(s.candidates), accepted, f"{rate:,.0f}",
+            *[f"{1e6 * s.seconds[stage] / per:,.0f}" for stage in STAGES],
+        )
+        reasons.update(s.rejections)
+    console.print(table)
+    if reasons:
+        why = Table(title="rejected candidates and number draws, by reason", expand=False)
+        why.add_column("reason")
+        why.add_column("count", justify="right")
+        for reason, count in reasons.most_common(12):
+            why.add_row(reason, f"{count:,}")
+        console.print(why)

@@ -1,0 +1,61 @@
+"""The emit stage: problems of many standards, streamed to one JSONL file that appears whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from mathcamps.errors import MathcampsError
+from mathcamps.records import Problem
+from mathcamps.registry import Standard
+
+from mathcamps.compiler.pipeline import StandardCompiler, Stats
+
+PROBLEMS_FILE = "problems.jsonl"
+
+
+class OutputExists(MathcampsError):
+    """An output that is already there and would be overwritten."""
+
+
+def compile_standards(
+    standards: list[Standard],
+    out_dir: Path,
+    per_standard: int,
+    seed: int,
+    templates: Path | None = None,
+    force: bool = False,
+    on_problem: Callable[[Problem], None] | None = None,
+) -> list[Stats]:
+    """Writes `out_dir/problems.jsonl`: `per_standard` problems of each standard, in curriculum order.
+
+    The file is written to a temporary name and renamed when complete, so an
+    interrupted run leaves any earlier file as it was.
+    """
+    target = out_dir / PROBLEMS_FILE
+    if target.exists() and not force:
+        raise OutputExists(f"{target}: already exists; pass --force to replace it")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExists(f"{out_dir}: exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    compilers = [StandardCompiler(standard, seed, templates) for standard in standards]
+    stats: list[Stats] = []
+    handle, temporary = tempfile.mkstemp(prefix=".problems-", suffix=".jsonl.tmp", dir=out_dir)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            for compiler in compilers:
+                for problem in compiler.problems(per_standard):
+                    stream.write(problem.to_json())
+                    stream.write("\n")
+                    if on_problem:
+                        on_problem(problem)
+                stats.append(compiler.stats)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return stats

@@ -1,0 +1,152 @@
+"""The common suite: every registered standard, every problem, every invariant."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from mathcamps.answers import parse_answer
+from mathcamps.compiler.render import NUMBER_WORDS
+from mathcamps.language import Ask, parse_program
+from mathcamps.solvers.constraints import check_problem
+from mathcamps.solvers.exact import solve
+from mathcamps.solvers.prover import PROVED, Claim, prove
+
+from conftest import PER_STANDARD
+
+
+def test_every_standard_makes_the_requested_number_of_problems(compiled, standard_id):
+    problems, _ = compiled[standard_id]
+    assert len(problems) == PER_STANDARD
+    assert [p.index for p in problems] == sorted(p.index for p in problems)
+
+
+def test_every_problem_parses_back_under_its_own_grammar_and_the_core(compiled, registry, standard_id):
+    problems, _ = compiled[standard_id]
+    grammar = registry.get(standard_id).grammar
+    for problem in problems:
+        own = grammar.parse(problem.program, problem.id)
+        assert parse_program(problem.program, problem.id) == own
+
+
+def test_sympy_and_z3_agree_on_every_answer(compiled, registry, standard_id):
+    problems, _ = compiled[standard_id]
+    kind = registry.get(standard_id).definition.answer.kind
+    claims = []
+    for problem in problems:
+        program = parse_program(problem.program)
+        solution = solve(program)
+        if isinstance(program.question, Ask):
+            value = solution.answer(program.question.names)
+        else:
+            value = solution.comparison
+        assert parse_answer(kind, problem.answer) == value, problem.id
+        assert problem.verdicts.sympy == problem.answer and problem.verdicts.z3 == PROVED
+        claims.append(Claim(program, value))
+    assert prove(claims) == [PROVED] * len(claims)
+
+
+def test_z3_refuses_every_wrong_answer(compiled, registry, standard_id):
+    problems, _ = compiled[standard_id]
+    claims = []
+    for problem in problems[:50]:
+        program = parse_program(problem.program)
+        if isinstance(program.question, Ask):
+            wrong = parse_answer(registry.get(standard_id).definition.answer.kind, problem.answer) + 1
+        else:
+            wrong = {"<": ">", ">": "=", "=": "<"}[problem.answer]
+        claims.append(Claim(program, wrong))
+    assert PROVED not in prove(claims)
+
+
+def test_every_declared_constraint_holds(compiled, registry, standard_id):
+    problems, _ = compiled[standard_id]
+    definition = registry.get(standard_id).definition
+    for problem in problems:
+        program = parse_program(problem.program)
+        solution = solve(program)
+        check_problem(program, definition, {u: solution.values[u] for u in program.unknowns})
+        for literal in program.literals():
+            assert definition.numbers.min <= literal.value <= definition.numbers.max
+
+
+def test_every_statement_says_exactly_its_program(compiled, standard_id):
+    problems, _ = compiled[standard_id]
+    for problem in problems:
+        program = parse_program(problem.program)
+        literals = [n.value for n in program.literals()]
+        spans = problem.render.spans
+        said = sorted(int(s.source.split()[1]) for s in spans if s.source.startswith("literal "))
+        assert said == list(range(len(literals))), problem.id
+        masked = list(problem.statement)
+        for span in spans:
+            if span.source.startswith("literal "):
+                assert Fraction(problem.statement[span.start : span.end]) == literals[int(span.source.split()[1])]
+                masked[span.start : span.end] = " " * (span.end - span.start)
+        rest = "".join(masked)
+        assert not re.search(r"\d", rest), problem.id
+        assert not {w.lower() for w in re.findall(r"[A-Za-z]+", rest)} & NUMBER_WORDS, problem.id
+        (question,) = [s for s in spans if s.source == "question"]
+        assert problem.statement.count("?") == 1 and problem.statement.endswith("?")
+        assert problem.statement[question.start : question.end].endswith("?")
+
+
+def _plural_nouns() -> set[str]:
+    from mathcamps.compiler.render import _load_vocabulary, plural, templates_dir
+
+    vocabulary = _load_vocabulary(templates_dir() / "vocabulary.yaml")
+    words = set()
+    for theme in vocabulary.themes.values():
+        for key in ("noun", "unit", "thing", "item"):
+            values = theme.get(key, [])
+            for word in [values] if isinstance(values, str) else values:
+                if plural(word) != word:
+                    words.add(plural(word))
+    return words
+
+
+def test_no_count_of_one_is_followed_by_a_plural(compiled, standard_id):
+    problems, _ = compiled[standard_id]
+    plurals = _plural_nouns()
+    for problem in problems:
+        for match in re.finditer(r"(?<![\d.,])\b1 ([a-z]+(?: [a-z]+)?)", problem.statement):
+            words = match.group(1).split()
+            assert words[0] not in plurals and " ".join(words) not in plurals, (problem.id, problem.statement)
+
+
+def test_no_duplicates_among_200(compiled, registry, standard_id):
+    problems, _ = compiled[standard_id]
+    unique = registry.get(standard_id).definition.unique
+    keys = [p.program if unique == "program" else (p.program, p.statement) for p in problems]
+    assert len(set(keys)) == len(keys)
+    assert len({p.statement for p in problems}) == len(problems)
+
+
+def test_statements_vary_in_frames_and_themes(compiled, registry, standard_id):
+    problems, _ = compiled[standard_id]
+    assert len({p.render.frame for p in problems}) >= 3
+    assert len({p.render.theme for p in problems}) >= min(3, len(registry.get(standard_id).definition.render.themes))
+
+
+def test_every_grammar_shape_has_frames(registry, standard_id):
+    from mathcamps.compiler.pipeline import StandardCompiler
+    import random
+
+    compiler = StandardCompiler(registry.get(standard_id), 0)
+    rng = random.Random(1)
+    from mathcamps.compiler.render import shape_of
+    from mathcamps.compiler.instantiate import fill_program
+
+    shapes = set()
+    for _ in range(300):
+        skeleton = compiler.sampler.sample(rng)
+        shapes.add(shape_of(fill_program(skeleton.program, [Fraction(1)] * skeleton.holes)))
+    missing = shapes - compiler.renderer.shapes()
+    assert not missing, f"{standard_id}: shapes without frames: {missing}"
+
+
+def test_every_standard_is_feasible_and_mostly_accepted(compiled, standard_id):
+    _, compiler = compiled[standard_id]
+    stats = compiler.stats
+    assert stats.problems == PER_STANDARD
+    assert not [r for r in stats.rejections if r.startswith(("parse-back", "sympy", "z3", "exhausted"))], stats.rejections

@@ -1,0 +1,109 @@
+"""sympy and z3, on random programs: exact answers, proofs, and refusals."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from mathcamps.language import BinOp, Let, Num, Var, parse_program
+from mathcamps.solvers.exact import Unsolvable, solve
+from mathcamps.solvers.prover import PROVED, Claim, prove
+
+from strategies import let_programs, linear_equations
+
+
+def _fraction_value(expr, env):
+    if isinstance(expr, Num):
+        return expr.value
+    if isinstance(expr, Var):
+        return env[expr.name]
+    left, right = _fraction_value(expr.left, env), _fraction_value(expr.right, env)
+    if expr.op == "/" and right == 0:
+        raise ZeroDivisionError
+    return {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
+            "/": lambda: left / right}[expr.op]()
+
+
+def _reference(program):
+    env = {}
+    for statement in program.statements:
+        assert isinstance(statement, Let)
+        env[statement.name] = _fraction_value(statement.expr, env)
+    return env[program.question.names[0]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(let_programs())
+def test_sympy_computes_exact_values_and_z3_proves_them(program):
+    try:
+        expected = _reference(program)
+    except ZeroDivisionError:
+        with pytest.raises(Unsolvable):
+            solve(program)
+        return
+    answer = solve(program).answer(program.question.names)
+    assert answer == expected and isinstance(answer, Fraction)
+    assert prove([Claim(program, answer), Claim(program, answer + Fraction(1, 7))]) == [
+        PROVED,
+        "z3: the claimed answer does not satisfy the problem",
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(linear_equations())
+def test_linear_equations_have_one_proved_solution(program):
+    x = solve(program).values["x"]
+    statement = program.statements[0]
+    assert _fraction_value(statement.left, {"x": x}) == _fraction_value(statement.right, {"x": x})
+    assert prove([Claim(program, x)]) == [PROVED]
+
+
+@given(st.lists(st.integers(min_value=0, max_value=50), min_size=2, max_size=30))
+def test_a_batch_with_wrong_answers_names_exactly_those(values):
+    claims = []
+    wrong = set()
+    for i, value in enumerate(values):
+        program = parse_program(f"solve {value + 3} = 3 + x\nask x")
+        if i % 3 == 1:
+            claims.append(Claim(program, Fraction(value + 1)))
+            wrong.add(i)
+        else:
+            claims.append(Claim(program, Fraction(value)))
+    verdicts = prove(claims)
+    assert {i for i, v in enumerate(verdicts) if v != PROVED} == wrong
+
+
+def test_an_equation_with_many_solutions_is_rejected_by_both_solvers():
+    program = parse_program("solve 0 * x + 4 = 4\nask x")
+    with pytest.raises(Unsolvable, match="more than one"):
+        solve(program)
+    assert prove([Claim(program, Fraction(0))]) == ["z3: another value also satisfies the problem"]
+
+
+def test_an_equation_without_solution_is_rejected():
+    with pytest.raises(Unsolvable, match="no solution"):
+        solve(parse_program("solve 0 * x + 4 = 5\nask x"))
+
+
+def test_systems_and_comparisons():
+    system = parse_program("solve 2 * x + y = 7\nsolve x - y = 2\nask x, y")
+    assert solve(system).answer(("x", "y")) == {"x": Fraction(3), "y": Fraction(1)}
+    compare = parse_program("compare 3 / 4 _ 0.75")
+    assert solve(compare).comparison == "="
+    assert prove([Claim(system, {"x": Fraction(3), "y": Fraction(1)}), Claim(compare, "="), Claim(compare, "<")]) == [
+        PROVED,
+        PROVED,
+        "z3: the claimed answer does not satisfy the problem",
+    ]
+
+
+def test_a_nonlinear_equation_falls_back_to_sympy_solve():
+    program = parse_program("solve x * x = 49\nask x")
+    with pytest.raises(Unsolvable, match="2 rational solutions"):
+        solve(program)
+    single = parse_program("solve x * x * x = 8\nask x")
+    assert solve(single).values["x"] == 2
+    assert prove([Claim(single, Fraction(2))]) == [PROVED]
