@@ -26,7 +26,7 @@ from mathcamps.solvers.exact import Unsolvable, solve
 from mathcamps.solvers.prover import PROVED, Claim, prove
 
 from mathcamps.compiler.instantiate import Instantiator
-from mathcamps.compiler.render import Renderer, Unfaithful
+from mathcamps.compiler.render import Rendered, Renderer, Unfaithful
 from mathcamps.compiler.sampler import Rejected, Sampler
 
 STAGES = ("sample", "instantiate", "parse", "solve", "constraints", "render", "prove")
@@ -72,7 +72,7 @@ class _Candidate:
     answer: object
     answer_text: str
     statement: str
-    provenance: object
+    rendered: Rendered
     key: str
 
 
@@ -147,6 +147,10 @@ class StandardCompiler:
             t2 = time.perf_counter()
             seconds["instantiate"] += t2 - t1
             text = format_program(program)
+            if d.unique == "program" and text in taken:
+                seconds["parse"] += time.perf_counter() - t2
+                self._reject("duplicate")
+                continue
             try:
                 parsed = self.standard.grammar.parse(text)
             except ProgramError:
@@ -190,7 +194,7 @@ class StandardCompiler:
             if key in taken:
                 self._reject("duplicate")
                 continue
-            return _Candidate(index, parsed, text, answer, answer_text, rendered.statement, rendered.provenance, key)
+            return _Candidate(index, parsed, text, answer, answer_text, rendered.statement, rendered, key)
         self._reject(f"exhausted: no problem in {CANDIDATES_PER_PROBLEM} candidates")
         return None
 
@@ -247,7 +251,7 @@ class StandardCompiler:
             answer=c.answer_text,
             answer_kind=d.answer.kind,
             verdicts=Verdicts(sympy=c.answer_text, z3=PROVED),
-            render=c.provenance,
+            render=c.rendered.provenance,
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 from fractions import Fraction
 from functools import cache, lru_cache
 from importlib import resources
@@ -29,6 +30,7 @@ from mathcamps.registry import RenderSpec, format_validation_error
 
 _ENGINE = inflect.engine()
 _MARK = re.compile("\x00(\\d+)\x00")
+_PART = "\x01"
 NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
@@ -129,10 +131,24 @@ def _count(quantity: Quantity, noun: str) -> str:
     return f"{quantity} {noun if quantity.number == 1 else plural(noun)}"
 
 
+class SpanTuple(NamedTuple):
+    """A stretch of the statement and what it says: `literal 2` or `question` (a Span, without validation)."""
+
+    start: int
+    end: int
+    source: str
+
+
 @dataclass
 class Rendered:
     statement: str
-    provenance: Provenance
+    frame: str
+    theme: str
+    spans: list[SpanTuple]
+
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance(frame=self.frame, theme=self.theme, spans=[Span(**s._asdict()) for s in self.spans])
 
 
 class Renderer:
@@ -148,17 +164,13 @@ class Renderer:
         if missing:
             raise TemplateError(f"render.themes: no theme {', '.join(missing)} in {folder / 'vocabulary.yaml'}")
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
-        self.by_shape: dict[str, list[tuple[Frame, jinja2.Template, jinja2.Template, jinja2.Template]]] = {}
+        # One template per frame renders story, question and unit at once (one Jinja context, not three).
+        self.by_shape: dict[str, list[tuple[Frame, jinja2.Template]]] = {}
         try:
-            default_unit = env.from_string(frames.unit)
             for frame in frames.frames:
-                compiled = (
-                    frame,
-                    env.from_string(frame.story),
-                    env.from_string(frame.question),
-                    env.from_string(frame.unit) if frame.unit is not None else default_unit,
-                )
-                self.by_shape.setdefault(frame.shape, []).append(compiled)
+                unit = frame.unit if frame.unit is not None else frames.unit
+                template = env.from_string(_PART.join((frame.story, frame.question, unit)))
+                self.by_shape.setdefault(frame.shape, []).append((frame, template))
         except jinja2.TemplateSyntaxError as error:
             raise TemplateError(f"{self.source}: line {error.lineno} of a frame: {error.message}") from None
 
@@ -183,13 +195,12 @@ class Renderer:
         return self._render(program, compiled, theme, rng)
 
     def _render(self, program: Program, compiled: tuple, theme_name: str, rng: random.Random) -> Rendered:
-        frame, story_t, question_t, unit_t = compiled
+        frame, template = compiled
         literals = program.literals()
         context = self._context(theme_name, literals, rng)
         try:
-            story = story_t.render(context).strip()
-            question = question_t.render(context).strip()
-            unit = _MARK.sub("", unit_t.render(context)).strip()
+            story, question, unit = (part.strip() for part in template.render(context).split(_PART))
+            unit = _MARK.sub("", unit)
         except jinja2.UndefinedError as error:
             raise Unfaithful(f"render: frame {frame.id} with theme {theme_name}: {error.message}") from None
         return _resolve(story, question, unit, literals, f"{self.source.stem}/{frame.id}", theme_name)
@@ -228,7 +239,7 @@ def _person(person: Person, suffix: str) -> dict:
     }
 
 
-def _fill(text: str, literals: list[Num], offset: int, spans: list[Span], seen: list[int]) -> str:
+def _fill(text: str, literals: list[Num], offset: int, spans: list[SpanTuple], seen: list[int]) -> str:
     """`text` with each marker replaced by its number; records a span per literal."""
     out: list[str] = []
     position = 0
@@ -239,7 +250,7 @@ def _fill(text: str, literals: list[Num], offset: int, spans: list[Span], seen: 
         length += len(chunk)
         index = int(match.group(1))
         number = _display(literals[index].value)
-        spans.append(Span(start=length, end=length + len(number), source=f"literal {index}"))
+        spans.append(SpanTuple(length, length + len(number), f"literal {index}"))
         out.append(number)
         length += len(number)
         seen.append(index)
@@ -250,15 +261,16 @@ def _fill(text: str, literals: list[Num], offset: int, spans: list[Span], seen: 
 
 def _resolve(story: str, question: str, unit: str, literals: list[Num], frame: str, theme: str) -> Rendered:
     """Replaces markers by numbers, records spans, and checks faithfulness."""
-    spans: list[Span] = []
+    spans: list[SpanTuple] = []
     seen: list[int] = []
     story_text = _fill(story, literals, 0, spans, seen)
     question_start = len(story_text) + 1 if story_text else 0
     question_text = _fill(question, literals, question_start, spans, seen)
     statement = f"{story_text} {question_text}" if story_text else question_text
-    spans.append(Span(start=question_start, end=len(statement), source="question"))
+    spans.append(SpanTuple(question_start, len(statement), "question"))
     check_faithful(statement, spans, len(literals), seen, unit, [n.value for n in literals])
-    return Rendered(statement, Provenance(frame=frame, theme=theme, spans=sorted(spans, key=lambda s: s.start)))
+    spans.sort(key=lambda s: s.start)
+    return Rendered(statement, frame, theme, spans)
 
 
 def _display(value: Fraction) -> str:
@@ -266,7 +278,7 @@ def _display(value: Fraction) -> str:
 
 
 def check_faithful(
-    statement: str, spans: list[Span], n_literals: int, seen: list[int], unit: str, values: list[Fraction]
+    statement: str, spans: list[SpanTuple], n_literals: int, seen: list[int], unit: str, values: list[Fraction]
 ) -> None:
     """Raises Unfaithful unless the statement says each literal once, nothing else numeric, and one question."""
     if sorted(seen) != list(range(n_literals)):
@@ -276,7 +288,7 @@ def check_faithful(
     literal_spans = [s for s in spans if s.source.startswith("literal ")]
     for span in literal_spans:
         index = int(span.source.split()[1])
-        if Fraction(statement[span.start : span.end].replace(",", "")) != values[index]:
+        if statement[span.start : span.end] != _display(values[index]):
             raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say literal {index}")
     masked = list(statement)
     for span in literal_spans:

@@ -15,7 +15,7 @@ from typing import Union
 
 import z3
 
-from mathcamps.language import Ask, BinOp, Compare, Expr, Let, Num, Program, Var
+from mathcamps.language import Ask, BinOp, Compare, Expr, Let, Num, Program, Solve, Var
 
 _SMT_OPS = {"+": "+", "-": "-", "*": "*", "/": "/"}
 _RELATIONS = {"<": "<", ">": ">", "=": "="}
@@ -87,27 +87,19 @@ def prove(claims: list[Claim], timeout_ms: int = 10_000) -> list[str]:
     """For each claim, `proved` or the reason z3 could not prove it."""
     verdicts: list[str | None] = [None] * len(claims)
     facts: dict[int, tuple[str, str]] = {i: translate(c, f"c{i}") for i, c in enumerate(claims)}
-    _prove_batch(facts, verdicts, timeout_ms)
+    # A program of `let`s alone always has a model (each name is defined once), so only
+    # programs with equations need the existence check.
+    with_equations = {i for i, c in enumerate(claims) if any(isinstance(s, Solve) for s in c.program.statements)}
+    _prove_batch(facts, verdicts, timeout_ms, with_equations)
     return [v if v is not None else PROVED for v in verdicts]
 
 
-def _prove_batch(facts: dict[int, tuple[str, str]], verdicts: list, timeout_ms: int) -> None:
-    pending = dict(facts)
-    # Existence: every claim is a solution of its own problem (the problems share no names).
-    body = "\n".join(text for text, _ in pending.values())
-    result, _ = _check(body + "\n" + "\n".join(f"(assert {tag})" for _, tag in pending.values()), timeout_ms)
-    if result != z3.sat:
-        if len(pending) == 1:
-            (i,) = pending
-            verdicts[i] = (
-                "z3: the claimed answer does not satisfy the problem"
-                if result == z3.unsat
-                else "z3: unknown (timeout) proving the answer is a solution"
-            )
-            return
-        for i, item in pending.items():
-            _prove_batch({i: item}, verdicts, timeout_ms)
-        return
+def _prove_batch(
+    facts: dict[int, tuple[str, str]], verdicts: list, timeout_ms: int, with_equations: set, checked: bool = False
+) -> None:
+    if not checked and with_equations & set(facts):
+        _check_existence({i: facts[i] for i in with_equations if i in facts}, verdicts, timeout_ms)
+    pending = {i: item for i, item in facts.items() if verdicts[i] is None}
     # Uniqueness: no model of the facts breaks a claim; a model names the claims it breaks.
     while pending:
         body = "\n".join(text for text, _ in pending.values())
@@ -121,10 +113,32 @@ def _prove_batch(facts: dict[int, tuple[str, str]], verdicts: list, timeout_ms: 
                 verdicts[i] = "z3: unknown (timeout) proving the answer is the only one"
                 return
             for i, item in pending.items():
-                _prove_batch({i: item}, verdicts, timeout_ms)
+                _prove_batch({i: item}, verdicts, timeout_ms, with_equations, checked=True)
             return
         model = solver.model()
         failed = [i for i, (_, tag) in pending.items() if z3.is_false(model.eval(z3.Bool(tag), model_completion=True))]
         for i in failed:
-            verdicts[i] = "z3: another value also satisfies the problem"
+            verdicts[i] = (
+                "z3: another value also satisfies the problem"
+                if i in with_equations
+                else "z3: the claimed answer does not satisfy the problem"
+            )
             del pending[i]
+
+
+def _check_existence(pending: dict[int, tuple[str, str]], verdicts: list, timeout_ms: int) -> None:
+    """Every claim is a solution of its own problem (the problems share no names)."""
+    body = "\n".join(text for text, _ in pending.values())
+    result, _ = _check(body + "\n" + "\n".join(f"(assert {tag})" for _, tag in pending.values()), timeout_ms)
+    if result == z3.sat:
+        return
+    if len(pending) == 1:
+        (i,) = pending
+        verdicts[i] = (
+            "z3: the claimed answer does not satisfy the problem"
+            if result == z3.unsat
+            else "z3: unknown (timeout) proving the answer is a solution"
+        )
+        return
+    for i, item in pending.items():
+        _check_existence({i: item}, verdicts, timeout_ms)
