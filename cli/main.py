@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -154,27 +153,37 @@ def compile_command(
 
 
 def print_summary(stats) -> None:
-    """Counts, acceptance, time per stage and rejection reasons, as tables."""
-    from mathcamps.compiler.pipeline import STAGES
+    """Counts and acceptance per standard, time per stage, and rejection reasons, as tables."""
+    from mathcamps.compiler.pipeline import STAGES, Stats
 
     table = Table(title="compiled", expand=False)
-    for column in ("standard", "problems", "candidates", "accepted", "problems/s", *[f"{s} µs" for s in STAGES]):
-        table.add_column(column, justify="right" if column != "standard" else "left", no_wrap=True)
-    reasons: Counter = Counter()
+    for column in ("standard", "problems", "candidates", "accepted", "problems/s"):
+        table.add_column(column, justify="left" if column == "standard" else "right", no_wrap=True)
+    total = Stats("all")
     for s in stats:
-        per = max(s.problems, 1)
-        rate = s.problems / s.total_seconds if s.total_seconds else 0.0
-        accepted = f"{100 * s.problems / s.candidates:.0f}%" if s.candidates else "-"
-        table.add_row(
-            s.standard, str(s.problems), str(s.candidates), accepted, f"{rate:,.0f}",
-            *[f"{1e6 * s.seconds[stage] / per:,.0f}" for stage in STAGES],
-        )
-        reasons.update(s.rejections)
+        total.merge(s)
+        table.add_row(s.standard, *_counts(s))
+    table.add_row("all", *_counts(total), style="bold")
     console.print(table)
-    if reasons:
+    stages = Table(title="time per verified problem", expand=False)
+    stages.add_column("stage")
+    stages.add_column("µs", justify="right")
+    stages.add_column("share", justify="right")
+    for stage in STAGES:
+        seconds = total.seconds[stage]
+        share = seconds / total.total_seconds if total.total_seconds else 0.0
+        stages.add_row(stage, f"{1e6 * seconds / max(total.problems, 1):,.0f}", f"{100 * share:.0f}%")
+    console.print(stages)
+    if total.rejections:
         why = Table(title="rejected candidates and number draws, by reason", expand=False)
         why.add_column("reason")
         why.add_column("count", justify="right")
-        for reason, count in reasons.most_common(12):
+        for reason, count in total.rejections.most_common(12):
             why.add_row(reason, f"{count:,}")
         console.print(why)
+
+
+def _counts(s) -> tuple[str, ...]:
+    rate = s.problems / s.total_seconds if s.total_seconds else 0.0
+    accepted = f"{100 * s.problems / s.candidates:.0f}%" if s.candidates else "-"
+    return str(s.problems), str(s.candidates), accepted, f"{rate:,.0f}"
