@@ -81,26 +81,6 @@ def plan(program: Program) -> Plan:
     return Plan(tuple(h for h in holes if h not in derived), built, inverted, needs_solving)
 
 
-def _value(expr: Expr, holes: list[Fraction], env: dict[str, Fraction]) -> Fraction:
-    """An expression's exact value, unchecked (for probing a linear equation)."""
-    if isinstance(expr, Num):
-        return expr.value
-    if isinstance(expr, Hole):
-        return holes[expr.index]
-    if isinstance(expr, Var):
-        return env[expr.name]
-    left, right = _value(expr.left, holes, env), _value(expr.right, holes, env)
-    if expr.op == "+":
-        return left + right
-    if expr.op == "-":
-        return left - right
-    if expr.op == "*":
-        return left * right
-    if right == 0:
-        raise Violation("division by zero")
-    return left / right
-
-
 def _holes(expr: Expr):
     if isinstance(expr, Hole):
         yield expr
@@ -172,8 +152,8 @@ class Instantiator:
             if i in skeleton_plan.inverted:
                 name = skeleton_plan.inverted[i]
                 difference = BinOp("-", statement.left, statement.right)
-                at_zero = _value(difference, holes, {**env, name: Fraction(0)})
-                slope = _value(difference, holes, {**env, name: Fraction(1)}) - at_zero
+                at_zero = evaluate(difference, holes, {**env, name: Fraction(0)}, None)
+                slope = evaluate(difference, holes, {**env, name: Fraction(1)}, None) - at_zero
                 if slope == 0:
                     raise Violation("numbers: the equation does not determine its unknown")
                 env[name] = check_value(-at_zero / slope, d)

@@ -22,7 +22,7 @@ from lark.grammar import NonTerminal
 from lark.lexer import PatternStr
 
 from mathcamps.errors import MathcampsError
-from mathcamps.language import BinOp, Grammar, Hole, Program
+from mathcamps.language import Grammar, Program
 
 ROLES = ("let", "unknown", "var", "ask")
 LET_NAMES = "abcdefghijklmnopqrstuvw"
@@ -262,21 +262,3 @@ def assemble(words: list, hole: str) -> str:
             out.append(" ")
         out.append(hole.format(word) if isinstance(word, int) else word)
     return "".join(out)
-
-
-def holes_of(program: Program) -> list[Hole]:
-    """The holes of a skeleton program, by index."""
-    found: dict[int, Hole] = {}
-
-    def visit(expr):
-        if isinstance(expr, Hole):
-            found[expr.index] = expr
-        elif isinstance(expr, BinOp):
-            visit(expr.left)
-            visit(expr.right)
-
-    for expr in program.expressions():
-        visit(expr)
-    return [found[i] for i in sorted(found)]
-
-

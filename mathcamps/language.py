@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -140,6 +141,9 @@ def free_names(expr: Expr) -> list[str]:
 # ---------------------------------------------------------------- printing
 
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+# What each operator does to two exact numbers (Fractions, sympy Rationals, z3 terms alike).
+OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
 
 def format_number(value: Fraction) -> str:

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import z3
 
-from mathcamps.language import Ask, BinOp, Expr, Hole, Let, Num, Program, Var
+from mathcamps.language import OPERATIONS, Ask, BinOp, Expr, Hole, Let, Num, Program, Var
 from mathcamps.registry import Definition
 
 
@@ -36,8 +36,11 @@ def check_literal(value: Fraction, definition: Definition) -> Fraction:
     return value
 
 
-def evaluate(expr: Expr, holes: list[Fraction], env: dict[str, Fraction], definition: Definition) -> Fraction:
-    """The exact value of an expression, checking every intermediate value on the way."""
+def evaluate(
+    expr: Expr, holes: list[Fraction], env: dict[str, Fraction], definition: Definition | None
+) -> Fraction:
+    """The exact value of an expression, checking every intermediate value against the definition
+    (unless it is None: then only division by zero is refused)."""
     if isinstance(expr, Num):
         return expr.value
     if isinstance(expr, Hole):
@@ -46,18 +49,10 @@ def evaluate(expr: Expr, holes: list[Fraction], env: dict[str, Fraction], defini
         return env[expr.name]
     left = evaluate(expr.left, holes, env, definition)
     right = evaluate(expr.right, holes, env, definition)
-    op = expr.op
-    if op == "+":
-        value = left + right
-    elif op == "-":
-        value = left - right
-    elif op == "*":
-        value = left * right
-    else:
-        if right == 0:
-            raise Violation("division by zero")
-        value = left / right
-    return check_value(value, definition)
+    if expr.op == "/" and right == 0:
+        raise Violation("division by zero")
+    value = OPERATIONS[expr.op](left, right)
+    return value if definition is None else check_value(value, definition)
 
 
 def check_problem(program: Program, definition: Definition, unknowns: dict[str, Fraction]) -> None:
@@ -118,8 +113,7 @@ def infeasibility(program: Program, definition: Definition, timeout_ms: int = 50
         left, right = term(expr.left), term(expr.right)
         if expr.op == "/":
             track("nonzero divisor", right != 0)
-        value = {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
-                 "/": lambda: left / right}[expr.op]()
+        value = OPERATIONS[expr.op](left, right)
         intermediate.append(value)
         return value
 

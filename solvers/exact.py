@@ -8,7 +8,7 @@ from fractions import Fraction
 import sympy
 
 from mathcamps.answers import comparison_of
-from mathcamps.language import Ask, BinOp, Expr, Let, Num, Program, Solve, Var
+from mathcamps.language import OPERATIONS, Ask, BinOp, Expr, Let, Num, Program, Solve, Var
 
 Rational = sympy.Rational
 
@@ -126,14 +126,7 @@ def _solve_nonlinear(program: Program, env: dict[str, sympy.Rational]) -> dict[s
             return Rational(expr.value.numerator, expr.value.denominator)
         if isinstance(expr, Var):
             return env[expr.name] if expr.name in env else symbols[expr.name]
-        left, right = to_sympy(expr.left), to_sympy(expr.right)
-        if expr.op == "+":
-            return left + right
-        if expr.op == "-":
-            return left - right
-        if expr.op == "*":
-            return left * right
-        return left / right
+        return OPERATIONS[expr.op](to_sympy(expr.left), to_sympy(expr.right))
 
     equations = [sympy.Eq(to_sympy(s.left), to_sympy(s.right)) for s in program.statements if isinstance(s, Solve)]
     solutions = sympy.solve(equations, list(symbols.values()), dict=True)
