@@ -19,6 +19,8 @@ from mathcamps.registry import Definition
 from mathcamps.solvers.constraints import Violation, check_answer, check_literal, check_value, evaluate
 from mathcamps.solvers.exact import Unsolvable, solve
 
+from mathcamps.compiler.sampler import Skeleton
+
 
 @dataclass(frozen=True)
 class _Built:
@@ -39,6 +41,7 @@ class Plan:
     built: dict[int, _Built]  # statement index -> construction
     inverted: dict[int, str]  # statement index -> its unknown
     needs_solving: bool
+    dividends: dict[int, list[tuple[int, Expr, bool]]]  # statement -> (hole, divisor, is the answer)
 
 
 def _linear_once(expr: Expr, name: str, in_divisor: bool = False) -> int:
@@ -77,8 +80,32 @@ def plan(program: Program) -> Plan:
             else:
                 needs_solving = True
     derived = {b.hole for b in built.values()}
+    # A dividend that is a bare number is built from its quotient: draw the quotient, multiply.
+    asked = set(program.question.names) if isinstance(program.question, Ask) else set()
+    dividends: dict[int, list[tuple[int, Expr, bool]]] = {}
+    for i, statement in enumerate(program.statements):
+        tops = [statement.expr] if isinstance(statement, Let) else [statement.left, statement.right]
+        for top in tops:
+            for node in _post_order(top):
+                if (
+                    isinstance(node, BinOp)
+                    and node.op == "/"
+                    and isinstance(node.left, Hole)
+                    and node.left.index not in derived
+                    and node.left not in set(_holes(node.right))
+                ):
+                    is_answer = node is top and isinstance(statement, Let) and statement.name in asked
+                    dividends.setdefault(i, []).append((node.left.index, node.right, is_answer))
+                    derived.add(node.left.index)
     holes = sorted({n.index for e in program.expressions() for n in _holes(e)})
-    return Plan(tuple(h for h in holes if h not in derived), built, inverted, needs_solving)
+    return Plan(tuple(h for h in holes if h not in derived), built, inverted, needs_solving, dividends)
+
+
+def _post_order(expr: Expr):
+    if isinstance(expr, BinOp):
+        yield from _post_order(expr.left)
+        yield from _post_order(expr.right)
+    yield expr
 
 
 def _holes(expr: Expr):
@@ -121,31 +148,54 @@ class Instantiator:
         self.rejections: Counter[str] = Counter()
         self._plans: dict[str, Plan] = {}
 
-    def instantiate(self, skeleton_text: str, program: Program, rng: random.Random) -> tuple[Program, dict]:
+    def instantiate(self, skeleton: Skeleton, rng: random.Random) -> tuple[Program, dict]:
         """A filled program and its unknowns' values; Violation if the budget runs out."""
-        skeleton_plan = self._plans.get(skeleton_text)
+        key = (skeleton.text, skeleton.ranges)
+        skeleton_plan = self._plans.get(key)
         if skeleton_plan is None:
-            skeleton_plan = self._plans[skeleton_text] = plan(program)
+            skeleton_plan = self._plans[key] = plan(skeleton.program)
+        program = skeleton.program
+        bounds = [self.definition.ranges[r] if r else self.definition.numbers for r in skeleton.ranges]
         for _ in range(self.budget):
             self.attempts += 1
             try:
-                return self._attempt(program, skeleton_plan, rng)
+                return self._attempt(program, skeleton_plan, bounds, rng)
             except Violation as violation:
                 self.rejections[str(violation)] += 1
         raise Violation(f"numbers: no assignment in {self.budget} attempts")
 
+    def _answer_bounds(self) -> tuple[int, int]:
+        """Where an answer built first is drawn: the answer range within the values range."""
+        d = self.definition
+        low = max(d.values.min, d.answer.min if d.answer.min is not None else d.values.min)
+        high = min(d.values.max, d.answer.max if d.answer.max is not None else d.values.max)
+        if low > high:
+            raise Violation("answer: the declared answer range is empty")
+        return low, high
+
     def _draw(self, rng: random.Random, low: int, high: int) -> Fraction:
         return Fraction(rng.randint(low, high))
 
-    def _attempt(self, program: Program, skeleton_plan: Plan, rng: random.Random) -> tuple[Program, dict]:
+    def _attempt(self, program: Program, skeleton_plan: Plan, bounds: list, rng: random.Random) -> tuple[Program, dict]:
         d = self.definition
-        n_holes = len(skeleton_plan.drawn) + len(skeleton_plan.built)
-        holes: list[Fraction] = [Fraction(0)] * n_holes
+        holes: list[Fraction] = [Fraction(0)] * len(bounds)
         for index in skeleton_plan.drawn:
-            holes[index] = self._draw(rng, d.numbers.min, d.numbers.max)
+            holes[index] = self._draw(rng, bounds[index].min, bounds[index].max)
         asked = set(program.question.names) if isinstance(program.question, Ask) else set()
         env: dict[str, Fraction] = {}
         for i, statement in enumerate(program.statements):
+            for hole, divisor, is_answer in skeleton_plan.dividends.get(i, ()):
+                value = evaluate(divisor, holes, env, d)
+                if value == 0:
+                    raise Violation("division by zero")
+                low, high = self._answer_bounds() if is_answer else (d.values.min, d.values.max)
+                if value > 0:
+                    # Only quotients whose dividend is an allowed literal: no draw is wasted on the rest.
+                    low = max(low, -(-d.numbers.min // value))
+                    high = min(high, d.numbers.max // value)
+                    if low > high:
+                        raise Violation("numbers: no dividend in range for this divisor")
+                holes[hole] = check_literal(self._draw(rng, int(low), int(high)) * value, d)
             if isinstance(statement, Let):
                 env[statement.name] = evaluate(statement.expr, holes, env, d)
                 continue
@@ -163,12 +213,7 @@ class Instantiator:
             built = skeleton_plan.built.get(i)
             if built is None:
                 continue
-            low, high = d.values.min, d.values.max
-            if built.unknown in asked:
-                low = max(low, d.answer.min if d.answer.min is not None else low)
-                high = min(high, d.answer.max if d.answer.max is not None else high)
-            if low > high:
-                raise Violation("answer: the declared answer range is empty")
+            low, high = self._answer_bounds() if built.unknown in asked else (d.values.min, d.values.max)
             env[built.unknown] = self._draw(rng, low, high)
             holes[built.hole] = check_literal(evaluate(built.other_side, holes, env, d), d)
         filled = fill_program(program, holes)

@@ -83,7 +83,7 @@ class StandardCompiler:
         self.standard = standard
         self.seed = seed
         d = standard.definition
-        self.sampler = Sampler(standard.grammar, d.weights, d.max_depth)
+        self.sampler = Sampler(standard.grammar, d.weights, d.max_depth, ranges=frozenset(d.ranges))
         self.instantiator = Instantiator(d)
         self.renderer = Renderer(d.render, templates)
         self.stats = Stats(standard.id)
@@ -139,7 +139,7 @@ class StandardCompiler:
                 self._reject(f"infeasible shape: {conflict}")
                 continue
             try:
-                program, unknowns = self.instantiator.instantiate(skeleton.text, skeleton.program, rng)
+                program, unknowns = self.instantiator.instantiate(skeleton, rng)
             except Violation as error:
                 seconds["instantiate"] += time.perf_counter() - t1
                 self._reject(str(error))

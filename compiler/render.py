@@ -274,6 +274,9 @@ def _resolve(story: str, question: str, unit: str, literals: list[Num], frame: s
 
 
 def _display(value: Fraction) -> str:
+    """A literal as the statement writes it: thousands separated by commas (9,212), decimals exact."""
+    if value.denominator == 1 and abs(value) >= 1000:
+        return f"{value.numerator:,}"
     return format_number(value)
 
 

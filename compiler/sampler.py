@@ -68,12 +68,20 @@ class Skeleton:
     text: str
     program: Program
     holes: int
+    ranges: tuple[str | None, ...] = ()  # per hole: the innermost enclosing rule with a declared range
 
 
 class Sampler:
     """Samples skeletons from one grammar with the weights and depth budget of a definition."""
 
-    def __init__(self, grammar: Grammar, weights: dict[str, float], max_depth: int, start: str = "start"):
+    def __init__(
+        self,
+        grammar: Grammar,
+        weights: dict[str, float],
+        max_depth: int,
+        start: str = "start",
+        ranges: frozenset[str] = frozenset(),
+    ):
         self.grammar = grammar
         source = self.source = grammar.path.name
         lark = grammar.lark
@@ -126,9 +134,15 @@ class Sampler:
         unknown = sorted(set(weights) - used_weights)
         if unknown:
             raise SamplerError(f"{source}: weights: no rule or alias named {', '.join(unknown)} in the grammar")
+        labels = {e.label for alternatives in self.expansions.values() for e in alternatives}
+        labels |= {_bare(name) for name in self.expansions}
+        unknown = sorted(set(ranges) - labels)
+        if unknown:
+            raise SamplerError(f"{source}: ranges: no rule or alias named {', '.join(unknown)} in the grammar")
+        self.ranges = frozenset(ranges)
         if depth.get(start, float("inf")) > max_depth:
             raise SamplerError(f"{source}: no program of the grammar fits max_depth {max_depth}")
-        self._cache: dict[str, Skeleton] = {}
+        self._cache: dict[tuple, Skeleton] = {}
 
     @staticmethod
     def _expansion_depth(symbols: tuple, depth: dict[str, float]) -> float:
@@ -149,32 +163,40 @@ class Sampler:
         return depth
 
     def derive(self, rng: random.Random) -> list[tuple]:
-        """A random derivation's terminals, left to right: literals, number holes and name roles."""
+        """A random derivation's terminals, left to right: literals, name roles, and number holes
+        with the innermost enclosing rule that has a declared range (or None)."""
         out: list[tuple] = []
-        self._expand(self.start, self.max_depth, rng, out)
+        self._expand(self.start, self.max_depth, rng, out, None)
         return out
 
-    def _expand(self, name: str, budget: int, rng: random.Random, out: list) -> None:
+    def _expand(self, name: str, budget: int, rng: random.Random, out: list, ranged: str | None) -> None:
         options = [e for e in self.expansions[name] if e.depth <= budget and e.weight > 0]
         if not options:
             raise Rejected(f"sampler: no expansion of {_bare(name)} fits the depth budget")
         expansion = options[0] if len(options) == 1 else rng.choices(options, [e.weight for e in options])[0]
+        for label in (_bare(name), expansion.label):
+            if label in self.ranges:
+                ranged = label
         for symbol in expansion.symbols:
             if symbol[0] == "nt":
-                self._expand(symbol[1], budget - 1, rng, out)
+                self._expand(symbol[1], budget - 1, rng, out, ranged)
+            elif symbol[0] == "hole":
+                out.append(("hole", ranged))
             else:
                 out.append(symbol)
 
     def sample(self, rng: random.Random) -> Skeleton:
         """A skeleton: a derivation with its names bound, parsed by the grammar."""
-        words = bind_names(self.derive(rng))
+        derivation = self.derive(rng)
+        words = bind_names(derivation)
         text = assemble(words, hole="#{}")
-        skeleton = self._cache.get(text)
+        ranges = tuple(value for kind, value in derivation if kind == "hole")
+        skeleton = self._cache.get((text, ranges))
         if skeleton is None:
-            skeleton = self._cache[text] = self._parse_skeleton(words, text)
+            skeleton = self._cache[(text, ranges)] = self._parse_skeleton(words, text, ranges)
         return skeleton
 
-    def _parse_skeleton(self, words: list, text: str) -> Skeleton:
+    def _parse_skeleton(self, words: list, text: str, ranges: tuple) -> Skeleton:
         # The grammar reads each hole as the digit 0; its offset says which hole it is.
         concrete = assemble(words, hole="0")
         offsets, position, holes = {}, 0, 0
@@ -185,7 +207,7 @@ class Sampler:
                 holes += 1
             position += 1 if isinstance(word, int) else len(word)
         program = self.grammar.parse(concrete, self.source, holes=offsets)
-        return Skeleton(text, program, holes)
+        return Skeleton(text, program, holes, ranges)
 
 
 def bind_names(derivation: list[tuple]) -> list:

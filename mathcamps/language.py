@@ -206,6 +206,9 @@ def format_program(program: Program) -> str:
 # ---------------------------------------------------------------- parsing
 
 
+_MISSING = object()
+
+
 class ProgramBuilder(Transformer):
     """Turns a parse tree of the core grammar, or of any grammar restricting it, into a Program.
 
@@ -217,9 +220,14 @@ class ProgramBuilder(Transformer):
 
     holes: dict[int, int] | None = None
 
+    def __init__(self):
+        super().__init__()
+        self._methods: dict = {}
+
     def __default__(self, data, children, meta):
-        name = str(data).rsplit("__", 1)[-1]
-        method = getattr(self, "node_" + name, None)
+        method = self._methods.get(data, _MISSING)
+        if method is _MISSING:
+            method = self._methods[data] = getattr(self, "node_" + str(data).rsplit("__", 1)[-1], None)
         if method is None:
             # Structural rules of a standard's grammar (`start`, `two_step`, ...): kept as trees,
             # which Lark can inline and _flatten takes apart.
@@ -232,7 +240,8 @@ class ProgramBuilder(Transformer):
     def node_num(self, token: Token) -> Num | Hole:
         if self.holes is not None and token.start_pos in self.holes:
             return Hole(self.holes[token.start_pos])
-        return Num(Fraction(str(token)))
+        text = str(token)
+        return Num(Fraction(int(text)) if text.isdigit() else Fraction(text))
 
     def node_var(self, token: Token) -> Var:
         return Var(str(token))

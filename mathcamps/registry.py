@@ -79,6 +79,10 @@ class Definition(_Strict):
     max_depth: int = Field(default=12, ge=1, le=64)
     weights: dict[str, float] = Field(default_factory=dict)
     numbers: Range = Field(description="every literal of a program")
+    ranges: dict[str, Range] = Field(
+        default_factory=dict,
+        description="narrower ranges for the literals under a rule or alias of the grammar, e.g. factor",
+    )
     values: Range = Field(description="every intermediate value: each operation, named quantity and unknown")
     whole: bool = Field(default=True, description="every value is a whole number")
     distinct: bool = Field(default=False, description="the literals of a problem are pairwise different")
@@ -98,6 +102,11 @@ class Definition(_Strict):
             raise ValueError(f"unknown domain {self.domain!r}; known: {', '.join(DOMAINS)}")
         if any(w < 0 for w in self.weights.values()):
             raise ValueError("weights must not be negative")
+        for name, bounds in self.ranges.items():
+            if bounds.min < self.numbers.min or bounds.max > self.numbers.max:
+                raise ValueError(f"ranges.{name} must lie within numbers ({self.numbers.min}..{self.numbers.max})")
+            if bounds.min > bounds.max:
+                raise ValueError(f"ranges.{name} is empty")
         return self
 
 

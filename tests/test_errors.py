@@ -104,3 +104,10 @@ def test_compile_never_overwrites_without_force(tmp_path):
     assert forced.exit_code == 0
     assert len((out / "problems.jsonl").read_text().splitlines()) == 4
     assert [p.name for p in out.iterdir()] == ["problems.jsonl"]
+
+
+def test_a_range_outside_numbers_is_refused(tmp_path):
+    folder = _write_skill(tmp_path / "skills")
+    (folder / "1.OA.C.6.yaml").write_text(DEFINITION + "ranges: {double: {min: 5, max: 50}}\n")
+    with pytest.raises(DefinitionError, match=r"ranges\.double must lie within numbers \(1\.\.10\)"):
+        Registry.load(folder)

@@ -49,7 +49,11 @@ def test_every_sample_terminates_within_its_budget_and_parses(tmp_path_factory, 
     for i in range(skeleton.holes):
         filled = filled.replace(f"#{i}", str(i + 1), 1)
     assert grammar.parse(filled) is not None
-    assert skeleton.text.count("(") <= depth
+    nesting = deepest = 0
+    for char in skeleton.text:
+        nesting += {"(": 1, ")": -1}.get(char, 0)
+        deepest = max(deepest, nesting)
+    assert deepest <= depth
 
 
 def test_the_same_seed_gives_the_same_program(recursive):
@@ -88,3 +92,26 @@ def test_a_name_outside_a_binding_rule_is_an_error(tmp_path):
 def test_a_budget_too_small_for_any_program_is_an_error(recursive):
     with pytest.raises(SamplerError, match="max_depth"):
         Sampler(recursive, {}, 2)
+
+
+RANGED = """
+start: product _NL ask
+product: "let" NAME "=" times -> let
+times: num "*" factor -> mul
+?factor: num
+ask: "ask" NAME
+%import .core (num, NAME, NUMBER, _NL)
+%ignore " "
+"""
+
+
+def test_holes_know_the_ranged_rule_they_stand_in(tmp_path):
+    sampler = Sampler(_grammar(tmp_path, RANGED), {}, 10, ranges=frozenset({"factor"}))
+    skeleton = sampler.sample(random.Random(0))
+    assert skeleton.text == "let a = #0 * #1\nask a"
+    assert skeleton.ranges == (None, "factor")
+
+
+def test_a_range_for_a_missing_rule_is_an_error(tmp_path):
+    with pytest.raises(SamplerError, match="ranges: no rule or alias named divisor"):
+        Sampler(_grammar(tmp_path, RANGED), {}, 10, ranges=frozenset({"divisor"}))
