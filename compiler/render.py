@@ -152,27 +152,29 @@ class Rendered:
 
 
 class Renderer:
-    """Renders programs of one standard with its frames family and themes."""
+    """Renders programs of one standard with its frames families and themes."""
 
     def __init__(self, spec: RenderSpec, folder: Path | None = None):
         folder = folder or templates_dir()
         self.spec = spec
-        self.source = folder / f"{spec.frames}.yaml"
-        frames: FrameFile = _load_frames(self.source)
+        self.sources = [folder / f"{family}.yaml" for family in spec.families]
         self.vocabulary: Vocabulary = _load_vocabulary(folder / "vocabulary.yaml")
         missing = [t for t in spec.themes if t not in self.vocabulary.themes]
         if missing:
             raise TemplateError(f"render.themes: no theme {', '.join(missing)} in {folder / 'vocabulary.yaml'}")
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
         # One template per frame renders story, question and unit at once (one Jinja context, not three).
-        self.by_shape: dict[str, list[tuple[Frame, jinja2.Template]]] = {}
-        try:
-            for frame in frames.frames:
-                unit = frame.unit if frame.unit is not None else frames.unit
-                template = env.from_string(_PART.join((frame.story, frame.question, unit)))
-                self.by_shape.setdefault(frame.shape, []).append((frame, template))
-        except jinja2.TemplateSyntaxError as error:
-            raise TemplateError(f"{self.source}: line {error.lineno} of a frame: {error.message}") from None
+        # A frame is known by `family/id`, which the records keep as provenance.
+        self.by_shape: dict[str, list[tuple[Frame, jinja2.Template, str]]] = {}
+        for source in self.sources:
+            frames: FrameFile = _load_frames(source)
+            try:
+                for frame in frames.frames:
+                    unit = frame.unit if frame.unit is not None else frames.unit
+                    template = env.from_string(_PART.join((frame.story, frame.question, unit)))
+                    self.by_shape.setdefault(frame.shape, []).append((frame, template, f"{source.stem}/{frame.id}"))
+            except jinja2.TemplateSyntaxError as error:
+                raise TemplateError(f"{source}: line {error.lineno} of a frame: {error.message}") from None
 
     def shapes(self) -> set[str]:
         return set(self.by_shape)
@@ -182,7 +184,7 @@ class Renderer:
         shape = shape_of(program)
         candidates = self.by_shape.get(shape)
         if not candidates:
-            raise Unfaithful(f"render: no frame for shape {shape!r} in {self.source.name}")
+            raise Unfaithful(f"render: no frame for shape {shape!r} in {', '.join(p.name for p in self.sources)}")
         theme_name = rng.choice(self.spec.themes)
         usable = [c for c in candidates if c[0].themes is None or theme_name in c[0].themes]
         if not usable:
@@ -190,12 +192,12 @@ class Renderer:
         return self._render(program, rng.choice(usable), theme_name, rng)
 
     def render_frame(self, program: Program, frame_id: str, theme: str, rng: random.Random) -> Rendered:
-        """The statement one named frame gives with one theme (for checking frames against themes)."""
-        (compiled,) = [c for c in self.by_shape.get(shape_of(program), []) if c[0].id == frame_id]
+        """The statement one frame (`family/id`) gives with one theme (for checking frames against themes)."""
+        (compiled,) = [c for c in self.by_shape.get(shape_of(program), []) if c[2] == frame_id]
         return self._render(program, compiled, theme, rng)
 
     def _render(self, program: Program, compiled: tuple, theme_name: str, rng: random.Random) -> Rendered:
-        frame, template = compiled
+        frame, template, frame_key = compiled
         literals = program.literals()
         context = self._context(theme_name, literals, rng)
         try:
@@ -203,7 +205,7 @@ class Renderer:
             unit = _MARK.sub("", unit)
         except jinja2.UndefinedError as error:
             raise Unfaithful(f"render: frame {frame.id} with theme {theme_name}: {error.message}") from None
-        return _resolve(story, question, unit, literals, f"{self.source.stem}/{frame.id}", theme_name)
+        return _resolve(story, question, unit, literals, frame_key, theme_name)
 
     def _context(self, theme_name: str, literals: list[Num], rng: random.Random) -> dict:
         theme = self.vocabulary.themes[theme_name]

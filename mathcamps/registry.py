@@ -62,7 +62,11 @@ class AnswerSpec(_Strict):
 class RenderSpec(_Strict):
     """Which frames and vocabulary turn this standard's programs into text."""
 
-    frames: str = Field(description="name of a frames file in templates/, without .yaml")
+    frames: str | list[str] = Field(description="frames file(s) in templates/, without .yaml")
+
+    @property
+    def families(self) -> list[str]:
+        return [self.frames] if isinstance(self.frames, str) else list(self.frames)
     themes: list[str] = Field(min_length=1, description="themes of templates/vocabulary.yaml to draw from")
 
 
