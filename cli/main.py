@@ -141,11 +141,14 @@ def compile_command(
         TimeElapsedColumn(),
         console=errors,
         transient=True,
+        auto_refresh=False,  # no refresh thread: the work below must run on one thread only
     ) as progress:
         task = progress.add_task("compiling", total=total)
 
         def advance(problem) -> None:
             progress.update(task, advance=1, description=problem.standard)
+            if progress.tasks[task].completed % 50 == 0:
+                progress.refresh()
 
         stats = compile_standards(chosen, out, per_standard, seed, templates, force=force, on_problem=advance)
     print_summary(stats)

@@ -24,13 +24,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mathcamps.errors import MathcampsError
-from mathcamps.language import Num, Program, format_expr, format_number, format_program
+from mathcamps.language import Let, Num, Program, format_expr, format_number, format_program
 from mathcamps.records import Provenance, Span
 from mathcamps.registry import RenderSpec, format_validation_error
 
 _ENGINE = inflect.engine()
 _MARK = re.compile("\x00(\\d+)\x00")
 _PART = "\x01"
+ANY_SHAPE = "*"  # a frame for any shape that has no frame of its own (e.g. one that shows the expression)
+MATH_SYMBOLS = {"+": "+", "-": "-", "*": "×", "/": "÷"}
 NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
@@ -182,7 +184,7 @@ class Renderer:
     def render(self, program: Program, rng: random.Random) -> Rendered:
         """A statement for the program, with the provenance of each span; Unfaithful if it fails the check."""
         shape = shape_of(program)
-        candidates = self.by_shape.get(shape)
+        candidates = self.by_shape.get(shape) or self.by_shape.get(ANY_SHAPE)
         if not candidates:
             raise Unfaithful(f"render: no frame for shape {shape!r} in {', '.join(p.name for p in self.sources)}")
         theme_name = rng.choice(self.spec.themes)
@@ -193,13 +195,14 @@ class Renderer:
 
     def render_frame(self, program: Program, frame_id: str, theme: str, rng: random.Random) -> Rendered:
         """The statement one frame (`family/id`) gives with one theme (for checking frames against themes)."""
-        (compiled,) = [c for c in self.by_shape.get(shape_of(program), []) if c[2] == frame_id]
+        frames = self.by_shape.get(shape_of(program)) or self.by_shape.get(ANY_SHAPE, [])
+        (compiled,) = [c for c in frames if c[2] == frame_id]
         return self._render(program, compiled, theme, rng)
 
     def _render(self, program: Program, compiled: tuple, theme_name: str, rng: random.Random) -> Rendered:
         frame, template, frame_key = compiled
         literals = program.literals()
-        context = self._context(theme_name, literals, rng)
+        context = self._context(theme_name, program, literals, rng)
         try:
             story, question, unit = (part.strip() for part in template.render(context).split(_PART))
             unit = _MARK.sub("", unit)
@@ -207,11 +210,18 @@ class Renderer:
             raise Unfaithful(f"render: frame {frame.id} with theme {theme_name}: {error.message}") from None
         return _resolve(story, question, unit, literals, frame_key, theme_name)
 
-    def _context(self, theme_name: str, literals: list[Num], rng: random.Random) -> dict:
+    def _context(self, theme_name: str, program: Program, literals: list[Num], rng: random.Random) -> dict:
         theme = self.vocabulary.themes[theme_name]
         chosen = {key: rng.choice(value) if isinstance(value, list) else value for key, value in theme.items()}
         first, second = rng.sample(self.vocabulary.people, 2)
-        context: dict = {f"n{i + 1}": Quantity(i, n.value) for i, n in enumerate(literals)}
+        quantities = [Quantity(i, n.value) for i, n in enumerate(literals)]
+        context: dict = {f"n{i + 1}": q for i, q in enumerate(quantities)}
+        if len(program.statements) == 1 and isinstance(program.statements[0], Let):
+            # The expression itself, in school notation, each literal written through its marker.
+            markers = iter(quantities)
+            context["expression"] = format_expr(
+                program.statements[0].expr, number=lambda _: str(next(markers)), symbols=MATH_SYMBOLS
+            )
         context.update(_person(first, ""))
         context.update(_person(second, "2"))
         context.update(chosen)

@@ -171,16 +171,20 @@ def decimal_places(value: Fraction) -> int | None:
     return max(twos, fives) if den == 1 else None
 
 
-def format_expr(expr: Expr, parent: int = 0, right_side: bool = False) -> str:
-    """An expression with the fewest parentheses that keep its tree."""
+def format_expr(expr: Expr, parent: int = 0, right_side: bool = False, number=format_number, symbols=None) -> str:
+    """An expression with the fewest parentheses that keep its tree.
+
+    `number` writes each literal (in reading order) and `symbols` may respell the operators."""
     if isinstance(expr, Num):
-        return format_number(expr.value)
+        return number(expr.value)
     if isinstance(expr, Var):
         return expr.name
     if isinstance(expr, Hole):
         return f"#{expr.index}"
     prec = _PRECEDENCE[expr.op]
-    text = f"{format_expr(expr.left, prec)} {expr.op} {format_expr(expr.right, prec, True)}"
+    left = format_expr(expr.left, prec, False, number, symbols)
+    right = format_expr(expr.right, prec, True, number, symbols)
+    text = f"{left} {symbols[expr.op] if symbols else expr.op} {right}"
     # Left-associative: a right operand of equal precedence needs parentheses.
     if prec < parent or (prec == parent and right_side):
         return f"({text})"

@@ -85,7 +85,8 @@ def check_answer(program: Program, env: dict[str, Fraction], definition: Definit
 def infeasibility(program: Program, definition: Definition, timeout_ms: int = 5000) -> list[str] | None:
     """None if some choice of numbers satisfies every declared constraint for this skeleton;
     else the names of the constraints that conflict (z3's unsat core)."""
-    solver = z3.Solver()
+    ctx = z3.Context()  # its own context: see solvers/prover.py
+    solver = z3.Solver(ctx=ctx)
     solver.set("timeout", timeout_ms)
     solver.set("unsat_core", True)
     tracked: dict[str, list] = {}
@@ -99,16 +100,16 @@ def infeasibility(program: Program, definition: Definition, timeout_ms: int = 50
 
     def term(expr: Expr):
         if isinstance(expr, Num):
-            value = z3.RealVal(f"{expr.value.numerator}/{expr.value.denominator}")
+            value = z3.RealVal(f"{expr.value.numerator}/{expr.value.denominator}", ctx)
             fixed.append(value)
             return value
         if isinstance(expr, Hole):
             if expr.index not in holes:
-                holes[expr.index] = z3.Real(f"hole{expr.index}")
+                holes[expr.index] = z3.Real(f"hole{expr.index}", ctx)
             return holes[expr.index]
         if isinstance(expr, Var):
             if expr.name not in names:
-                names[expr.name] = z3.Real(expr.name)
+                names[expr.name] = z3.Real(expr.name, ctx)
             return names[expr.name]
         left, right = term(expr.left), term(expr.right)
         if expr.op == "/":
@@ -146,9 +147,9 @@ def infeasibility(program: Program, definition: Definition, timeout_ms: int = 50
             if definition.answer.max is not None:
                 track("answer.max", names[name] <= definition.answer.max)
     if definition.distinct:
-        track("distinct", z3.Distinct(*holes.values(), *fixed) if len(holes) + len(fixed) > 1 else z3.BoolVal(True))
+        track("distinct", z3.Distinct(*holes.values(), *fixed) if len(holes) + len(fixed) > 1 else z3.BoolVal(True, ctx))
     for label, conditions in tracked.items():
-        solver.assert_and_track(z3.And(*conditions), z3.Bool(label))
+        solver.assert_and_track(z3.And(*conditions), z3.Bool(label, ctx))
     result = solver.check()
     if result == z3.sat:
         return None

@@ -77,7 +77,9 @@ def translate(claim: Claim, tag: str) -> tuple[str, str]:
 
 
 def _check(text: str, timeout_ms: int) -> tuple[z3.CheckSatResult, z3.Solver]:
-    solver = z3.Solver()
+    # A context of its own per check: z3 contexts are not thread-safe, and a garbage collection
+    # in another thread must never release terms of the context a check is using.
+    solver = z3.Solver(ctx=z3.Context())
     solver.set("timeout", timeout_ms)
     solver.from_string(text)
     return solver.check(), solver
@@ -116,7 +118,10 @@ def _prove_batch(
                 _prove_batch({i: item}, verdicts, timeout_ms, with_equations, checked=True)
             return
         model = solver.model()
-        failed = [i for i, (_, tag) in pending.items() if z3.is_false(model.eval(z3.Bool(tag), model_completion=True))]
+        ctx = solver.ctx
+        failed = [
+            i for i, (_, tag) in pending.items() if z3.is_false(model.eval(z3.Bool(tag, ctx), model_completion=True))
+        ]
         for i in failed:
             verdicts[i] = (
                 "z3: another value also satisfies the problem"
