@@ -5,18 +5,20 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 
 from mathcamps.language import ProgramError, format_number, format_program, parse_program
 
 from strategies import let_programs, linear_equations
 
 
+@settings(deadline=None)
 @given(let_programs())
 def test_printing_then_parsing_gives_back_the_same_program(program):
     assert parse_program(format_program(program)) == program
 
 
+@settings(deadline=None)
 @given(linear_equations())
 def test_equations_round_trip_and_know_their_unknowns(program):
     assert parse_program(format_program(program)) == program
