@@ -83,3 +83,13 @@ def test_the_layers_import_only_downwards():
                 parts = module.split(".")
                 layer = parts[1] if len(parts) > 1 and parts[1] in FLOORS else "mathcamps"
                 assert layer == folder or FLOORS[layer] < floor, f"{path.relative_to(ROOT)} imports {module}"
+
+
+def test_a_standard_with_too_few_programs_says_so(tmp_path):
+    folder = _write_skill(tmp_path / "skills")
+    (folder / "1.OA.C.6.yaml").write_text(DEFINITION.replace("numbers: {min: 1, max: 10}", "numbers: {min: 1, max: 3}"))
+    result = CliRunner().invoke(app, ["compile", "--standards", str(folder), "--out", str(tmp_path / "out"),
+                                      "--per-standard", "12"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "warning: 1.OA.C.6 made 9 of 12 problems" in result.output
+    assert len((tmp_path / "out" / "problems.jsonl").read_text().splitlines()) == 9
