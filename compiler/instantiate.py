@@ -159,7 +159,7 @@ class Instantiator:
         for _ in range(self.budget):
             self.attempts += 1
             try:
-                return self._attempt(program, skeleton_plan, bounds, rng)
+                return self._attempt(program, skeleton_plan, bounds, skeleton.ranges, rng)
             except Violation as violation:
                 self.rejections[str(violation)] += 1
         raise Violation(f"numbers: no assignment in {self.budget} attempts")
@@ -176,7 +176,9 @@ class Instantiator:
     def _draw(self, rng: random.Random, low: int, high: int) -> Fraction:
         return Fraction(rng.randint(low, high))
 
-    def _attempt(self, program: Program, skeleton_plan: Plan, bounds: list, rng: random.Random) -> tuple[Program, dict]:
+    def _attempt(
+        self, program: Program, skeleton_plan: Plan, bounds: list, ranges: tuple, rng: random.Random
+    ) -> tuple[Program, dict]:
         d = self.definition
         holes: list[Fraction] = [Fraction(0)] * len(bounds)
         for index in skeleton_plan.drawn:
@@ -230,6 +232,12 @@ class Instantiator:
                 if isinstance(statement, Solve):
                     evaluate(statement.left, [], env, d)
                     evaluate(statement.right, [], env, d)
+        if d.polygon is not None:
+            sides = [holes[i] for i, name in enumerate(ranges) if name == d.polygon]
+            if len(sides) >= 2:
+                sides += list(unknowns.values())
+            if len(sides) >= 3 and 2 * max(sides) >= sum(sides):
+                raise Violation("polygon: a side is not shorter than the other sides together")
         if d.distinct:
             values = [n.value for n in filled.literals()]
             if len(set(values)) != len(values):

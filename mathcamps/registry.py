@@ -90,6 +90,11 @@ class Definition(_Strict):
     values: Range = Field(description="every intermediate value: each operation, named quantity and unknown")
     whole: bool = Field(default=True, description="every value is a whole number")
     distinct: bool = Field(default=False, description="the literals of a problem are pairwise different")
+    polygon: str | None = Field(
+        default=None,
+        description="a rule whose literals (with the unknown, if any) are the sides of one polygon: "
+        "each side must be shorter than all the others together",
+    )
     unique: Literal["program", "statement"] = Field(
         default="program",
         description="what no two problems share: the program, or (for standards with few programs) the statement",
@@ -106,6 +111,8 @@ class Definition(_Strict):
             raise ValueError(f"unknown domain {self.domain!r}; known: {', '.join(DOMAINS)}")
         if any(w < 0 for w in self.weights.values()):
             raise ValueError("weights must not be negative")
+        if self.polygon is not None and self.polygon not in self.ranges:
+            raise ValueError(f"polygon: {self.polygon} must also be named in ranges")
         for name, bounds in self.ranges.items():
             if bounds.min < self.numbers.min or bounds.max > self.numbers.max:
                 raise ValueError(f"ranges.{name} must lie within numbers ({self.numbers.min}..{self.numbers.max})")

@@ -151,3 +151,32 @@ def test_every_standard_is_feasible_and_mostly_accepted(compiled, standard_id):
     stats = compiler.stats
     assert stats.problems == PER_STANDARD
     assert not [r for r in stats.rejections if r.startswith(("parse-back", "sympy", "z3", "exhausted"))], stats.rejections
+
+
+def _addends(expr):
+    from mathcamps.language import BinOp
+
+    if isinstance(expr, BinOp) and expr.op == "+":
+        return _addends(expr.left) + _addends(expr.right)
+    return [expr]
+
+
+def test_polygons_have_sides_shorter_than_the_rest_together(compiled, registry, standard_id):
+    """Where a definition declares `polygon`, a perimeter made of three or more sides is a real polygon."""
+    from mathcamps.language import Let, Num, Var
+
+    if registry.get(standard_id).definition.polygon is None:
+        return
+    problems, _ = compiled[standard_id]
+    checked = 0
+    for problem in problems:
+        program = parse_program(problem.program)
+        statement = program.statements[0]
+        terms = _addends(statement.expr if isinstance(statement, Let) else statement.right)
+        if len(terms) < 3:
+            continue
+        unknowns = solve(program).values
+        sides = [t.value if isinstance(t, Num) else unknowns[t.name] for t in terms if isinstance(t, (Num, Var))]
+        assert 2 * max(sides) < sum(sides), problem.id
+        checked += 1
+    assert checked > 20
