@@ -245,5 +245,3 @@ class Instantiator:
         check_answer(filled, env, d)
         return filled, unknowns
 
-
-__all__ = ["Instantiator", "Plan", "plan", "fill_program", "Violation", "Var"]

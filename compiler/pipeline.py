@@ -13,11 +13,10 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
-from mathcamps.answers import AnswerKind, format_answer
+from mathcamps.answers import format_answer
 from mathcamps.language import Ask, Program, ProgramError, format_program
 from mathcamps.records import Problem, Verdicts
 from mathcamps.registry import DefinitionError, Standard
@@ -254,5 +253,3 @@ class StandardCompiler:
             render=c.rendered.provenance,
         )
 
-
-__all__ = ["StandardCompiler", "Stats", "problem_seed", "STAGES", "AnswerKind", "Fraction"]

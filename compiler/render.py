@@ -331,5 +331,3 @@ def _load_frames(path: Path) -> FrameFile:
 def _load_vocabulary(path: Path) -> Vocabulary:
     return _load_yaml(path, Vocabulary)
 
-
-__all__ = ["Renderer", "Rendered", "Unfaithful", "TemplateError", "shape_of", "check_faithful", "format_expr"]

@@ -1,4 +1,4 @@
-"""Canonical answers: one model that formats, parses and compares answers of every kind."""
+"""Canonical answers: one model that formats and parses the answers of every kind."""
 
 from __future__ import annotations
 
@@ -91,8 +91,3 @@ def parse_answer(kind: AnswerKind, text: str) -> Value:
     if kind is AnswerKind.decimal and decimal_places(value) is None:
         raise AnswerError(f"not an exact decimal: {text!r}")
     return value
-
-
-def answers_equal(kind: AnswerKind, expected: Value, given: Value) -> bool:
-    """Whether two answer values are the same answer."""
-    return expected == given

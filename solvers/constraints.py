@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import z3
 
-from mathcamps.language import OPERATIONS, Ask, BinOp, Expr, Hole, Let, Num, Program, Var
+from mathcamps.language import OPERATIONS, Ask, Expr, Hole, Let, Num, Program, Var
 from mathcamps.registry import Definition
 
 

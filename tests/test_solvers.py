@@ -5,10 +5,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mathcamps.language import BinOp, Let, Num, Var, parse_program
+from mathcamps.language import Let, Num, Var, parse_program
 from mathcamps.solvers.exact import Unsolvable, solve
 from mathcamps.solvers.prover import PROVED, Claim, prove
 
