@@ -25,7 +25,7 @@ from mathcamps.solvers.exact import Unsolvable, solve
 from mathcamps.solvers.prover import PROVED, Claim, prove
 
 from mathcamps.compiler.instantiate import Instantiator
-from mathcamps.compiler.render import Rendered, Renderer, Unfaithful
+from mathcamps.compiler.render import Rendered, Renderer, TemplateError, Unfaithful
 from mathcamps.compiler.sampler import Rejected, Sampler
 
 STAGES = ("sample", "instantiate", "parse", "solve", "constraints", "render", "prove")
@@ -84,7 +84,10 @@ class StandardCompiler:
         d = standard.definition
         self.sampler = Sampler(standard.grammar, d.weights, d.max_depth, ranges=frozenset(d.ranges))
         self.instantiator = Instantiator(d)
-        self.renderer = Renderer(d.render, templates)
+        try:
+            self.renderer = Renderer(d.render, templates)
+        except TemplateError as error:
+            raise TemplateError(f"{standard.definition_path}: {error}") from None
         self.stats = Stats(standard.id)
         self._infeasible: dict[str, str | None] = {}
         self._check_feasible()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -366,21 +367,22 @@ def load_grammar(path: Path, start: str = "start") -> Grammar:
             f"{path}:{error.line}:{error.column}: grammar syntax error\n{error.get_context(text).rstrip()}"
         ) from None
     except (GrammarError, LarkError) as error:
-        raise GrammarFileError(f"{path}: {_locate(error, text)}") from None
+        raise GrammarFileError(f"{path}:{_locate(error, text)}") from None
     return Grammar(path, text, lark, builder)
 
 
 def _locate(error: Exception, text: str) -> str:
-    """Lark's message for a grammar error, with the line of the rule or terminal it names."""
+    """Lark's message for a grammar error, as `line:col: message` at the first place that uses
+    the rule or terminal it names in quotes."""
     message = str(error).strip().splitlines()[0]
-    for word in message.replace("'", " ").replace('"', " ").split():
-        if not word.replace("_", "").isalnum():
-            continue
+    for name in re.findall(r"'([A-Za-z_][A-Za-z0-9_]*)'", message):
+        pattern = re.compile(rf"(?<![A-Za-z0-9_\"]){re.escape(name)}(?![A-Za-z0-9_\"])")
         for number, line in enumerate(text.splitlines(), 1):
-            stripped = line.lstrip("?!")
-            if stripped.startswith(word + ":") or stripped.startswith(word + " :"):
-                return f"line {number}: {message}"
-    return message
+            code = line.split("//", 1)[0]
+            match = pattern.search(code)
+            if match:
+                return f"{number}:{match.start() + 1}: {message}"
+    return f" {message}"
 
 
 @lru_cache(maxsize=1)

@@ -109,3 +109,20 @@ def test_a_range_outside_numbers_is_refused(tmp_path):
     (folder / "1.OA.C.6.yaml").write_text(DEFINITION + "ranges: {double: {min: 5, max: 50}}\n")
     with pytest.raises(DefinitionError, match=r"ranges\.double must lie within numbers \(1\.\.10\)"):
         Registry.load(folder)
+
+
+def test_an_unknown_theme_names_the_definition(tmp_path):
+    from mathcamps.compiler.render import TemplateError
+
+    folder = _write_skill(tmp_path / "skills")
+    (folder / "1.OA.C.6.yaml").write_text(DEFINITION.replace("themes: [fruit, toys]", "themes: [fruit, dragons]"))
+    (standard,) = list(Registry.load(folder))
+    with pytest.raises(TemplateError, match=r"1\.OA\.C\.6\.yaml: render\.themes: no theme dragons"):
+        StandardCompiler(standard, 0)
+
+
+def test_an_undefined_rule_is_located(tmp_path):
+    path = tmp_path / "undefined.lark"
+    path.write_text('// a comment naming nowhere\nstart: "ask" nowhere\n')
+    with pytest.raises(GrammarFileError, match=r"undefined\.lark:2:14: Rule 'nowhere' used but not defined"):
+        load_grammar(path)
