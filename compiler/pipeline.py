@@ -26,7 +26,7 @@ from mathcamps.solvers.prover import PROVED, Claim, prove
 
 from mathcamps.compiler.instantiate import Instantiator
 from mathcamps.compiler.render import Rendered, Renderer, TemplateError, Unfaithful
-from mathcamps.compiler.sampler import Rejected, Sampler
+from mathcamps.compiler.sampler import Rejected, Sampler, Skeleton
 
 STAGES = ("sample", "instantiate", "parse", "solve", "constraints", "render", "prove")
 BATCH = 200
@@ -89,7 +89,7 @@ class StandardCompiler:
         except TemplateError as error:
             raise TemplateError(f"{standard.definition_path}: {error}") from None
         self.stats = Stats(standard.id)
-        self._infeasible: dict[str, str | None] = {}
+        self._infeasible: dict[tuple, str | None] = {}
         self._check_feasible()
 
     def _check_feasible(self) -> None:
@@ -101,9 +101,9 @@ class StandardCompiler:
                 skeleton = self.sampler.sample(rng)
             except Rejected:
                 continue
-            if self._feasible(skeleton.text, skeleton.program) is None:
+            if self._feasible(skeleton) is None:
                 return
-            conflicts[skeleton.text] = self._infeasible[skeleton.text]
+            conflicts[skeleton.text] = self._infeasible[(skeleton.text, skeleton.ranges)]
         if not conflicts:
             raise DefinitionError(f"{self.standard.definition_path}: the grammar yields no program")
         core = sorted({c for found in conflicts.values() for c in found.split(", ")})
@@ -112,11 +112,14 @@ class StandardCompiler:
             f"of {self.standard.grammar_path.name}; these conflict: {', '.join(core)}"
         )
 
-    def _feasible(self, text: str, program: Program) -> str | None:
-        if text not in self._infeasible:
-            core = infeasibility(program, self.standard.definition)
-            self._infeasible[text] = None if core is None else ", ".join(core)
-        return self._infeasible[text]
+    def _feasible(self, skeleton: Skeleton) -> str | None:
+        key = (skeleton.text, skeleton.ranges)
+        if key not in self._infeasible:
+            d = self.standard.definition
+            bounds = [d.ranges[r] if r else d.numbers for r in skeleton.ranges]
+            core = infeasibility(skeleton.program, d, bounds)
+            self._infeasible[key] = None if core is None else ", ".join(core)
+        return self._infeasible[key]
 
     def _reject(self, reason: str) -> None:
         self.stats.rejections[reason] += 1
@@ -134,7 +137,7 @@ class StandardCompiler:
                 seconds["sample"] += time.perf_counter() - t0
                 self._reject(str(error))
                 continue
-            conflict = self._feasible(skeleton.text, skeleton.program)
+            conflict = self._feasible(skeleton)
             t1 = time.perf_counter()
             seconds["sample"] += t1 - t0
             if conflict is not None:

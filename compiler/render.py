@@ -32,7 +32,7 @@ _ENGINE = inflect.engine()
 _MARK = re.compile("\x00(\\d+)\x00")
 _PART = "\x01"
 ANY_SHAPE = "*"  # a frame for any shape that has no frame of its own (e.g. one that shows the expression)
-MATH_SYMBOLS = {"+": "+", "-": "-", "*": "×", "/": "÷"}
+MATH_SYMBOLS = {"+": "+", "-": "-", "*": "×", "/": "÷", "^": "^"}
 NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "

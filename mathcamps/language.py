@@ -42,7 +42,7 @@ class Var:
 
 @dataclass(frozen=True, slots=True)
 class BinOp:
-    """An arithmetic operation; `op` is one of + - * /."""
+    """An arithmetic operation; `op` is one of + - * / ^."""
 
     op: str
     left: Expr
@@ -141,10 +141,11 @@ def free_names(expr: Expr) -> list[str]:
 
 # ---------------------------------------------------------------- printing
 
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 3}
+MAX_EXPONENT = 64  # a larger (or non-whole, or negative) exponent is not a school power
 
 # What each operator does to two exact numbers (Fractions, sympy Rationals, z3 terms alike).
-OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "^": operator.pow}
 
 
 def format_number(value: Fraction) -> str:
@@ -183,8 +184,10 @@ def format_expr(expr: Expr, parent: int = 0, right_side: bool = False, number=fo
     if isinstance(expr, Hole):
         return f"#{expr.index}"
     prec = _PRECEDENCE[expr.op]
-    left = format_expr(expr.left, prec, False, number, symbols)
-    right = format_expr(expr.right, prec, True, number, symbols)
+    # A power is not associative in the grammar: an operation on either side needs parentheses.
+    child = prec + 1 if expr.op == "^" else prec
+    left = format_expr(expr.left, child, False, number, symbols)
+    right = format_expr(expr.right, child, True, number, symbols)
     text = f"{left} {symbols[expr.op] if symbols else expr.op} {right}"
     # Left-associative: a right operand of equal precedence needs parentheses.
     if prec < parent or (prec == parent and right_side):
@@ -265,6 +268,9 @@ class ProgramBuilder(Transformer):
 
     def node_div(self, left, right) -> BinOp:
         return BinOp("/", left, right)
+
+    def node_pow(self, left, right) -> BinOp:
+        return BinOp("^", left, right)
 
     def node_let(self, name: Token, expr) -> Let:
         return Let(str(name), expr)

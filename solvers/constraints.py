@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import z3
 
-from mathcamps.language import OPERATIONS, Ask, Expr, Hole, Let, Num, Program, Var
-from mathcamps.registry import Definition
+from mathcamps.language import MAX_EXPONENT, OPERATIONS, Ask, Expr, Hole, Let, Num, Program, Var
+from mathcamps.registry import Definition, Range
 
 
 class Violation(Exception):
@@ -51,6 +51,8 @@ def evaluate(
     right = evaluate(expr.right, holes, env, definition)
     if expr.op == "/" and right == 0:
         raise Violation("division by zero")
+    if expr.op == "^" and (right.denominator != 1 or not 0 <= right <= MAX_EXPONENT):
+        raise Violation(f"power: an exponent that is not a whole number up to {MAX_EXPONENT}")
     value = OPERATIONS[expr.op](left, right)
     return value if definition is None else check_value(value, definition)
 
@@ -82,9 +84,12 @@ def check_answer(program: Program, env: dict[str, Fraction], definition: Definit
 # ------------------------------------------------------------------ feasibility
 
 
-def infeasibility(program: Program, definition: Definition, timeout_ms: int = 5000) -> list[str] | None:
+def infeasibility(
+    program: Program, definition: Definition, bounds: list[Range] | None = None, timeout_ms: int = 5000
+) -> list[str] | None:
     """None if some choice of numbers satisfies every declared constraint for this skeleton;
-    else the names of the constraints that conflict (z3's unsat core)."""
+    else the names of the constraints that conflict (z3's unsat core). `bounds` gives each
+    hole's declared range (default: `numbers`)."""
     ctx = z3.Context()  # its own context: see solvers/prover.py
     solver = z3.Solver(ctx=ctx)
     solver.set("timeout", timeout_ms)
@@ -114,9 +119,37 @@ def infeasibility(program: Program, definition: Definition, timeout_ms: int = 50
         left, right = term(expr.left), term(expr.right)
         if expr.op == "/":
             track("nonzero divisor", right != 0)
-        value = OPERATIONS[expr.op](left, right)
+        if expr.op == "^":
+            value = power(expr, left)
+        else:
+            value = OPERATIONS[expr.op](left, right)
         intermediate.append(value)
         return value
+
+    def power(expr, base):
+        # z3 gets powers as products: a literal exponent directly, a hole exponent case by case
+        # over its declared range.
+        if isinstance(expr.right, Num):
+            exponents = [expr.right.value]
+        elif isinstance(expr.right, Hole) and bounds is not None:
+            low, high = bounds[expr.right.index].min, bounds[expr.right.index].max
+            if high - low > MAX_EXPONENT:
+                return z3.FreshReal("power", ctx)
+            exponents = [Fraction(e) for e in range(max(low, 0), high + 1)]
+        else:
+            return z3.FreshReal("power", ctx)
+        result = z3.FreshReal("power", ctx)
+        cases = []
+        for e in exponents:
+            if e.denominator != 1 or not 0 <= e <= MAX_EXPONENT:
+                continue
+            product = z3.RealVal(1, ctx)
+            for _ in range(int(e)):
+                product = product * base
+            holds = result == product
+            cases.append(holds if isinstance(expr.right, Num) else z3.And(term(expr.right) == int(e), holds))
+        solver.add(z3.Or(*cases) if cases else z3.BoolVal(False, ctx))
+        return result
 
     intermediate: list = []
     facts = []
@@ -130,9 +163,13 @@ def infeasibility(program: Program, definition: Definition, timeout_ms: int = 50
         term(program.question.right)
     for fact in facts:
         solver.add(fact)
-    for hole in holes.values():
-        track("numbers.min", hole >= definition.numbers.min)
-        track("numbers.max", hole <= definition.numbers.max)
+    for index, hole in holes.items():
+        bound, label = (definition.numbers, "numbers")
+        if bounds is not None and bounds[index] is not definition.numbers:
+            label = "ranges"
+            bound = bounds[index]
+        track(f"{label}.min", hole >= bound.min)
+        track(f"{label}.max", hole <= bound.max)
         if definition.whole:
             track("whole", z3.IsInt(hole))
     for value in intermediate + list(names.values()):

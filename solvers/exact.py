@@ -8,7 +8,7 @@ from fractions import Fraction
 import sympy
 
 from mathcamps.answers import comparison_of
-from mathcamps.language import OPERATIONS, Ask, BinOp, Expr, Let, Num, Program, Solve, Var
+from mathcamps.language import MAX_EXPONENT, OPERATIONS, Ask, BinOp, Expr, Let, Num, Program, Solve, Var
 
 Rational = sympy.Rational
 
@@ -86,6 +86,13 @@ def _affine(expr: Expr, env: dict[str, sympy.Rational]) -> _Affine:
             if right.constant == 0:
                 raise Unsolvable("division by zero")
             return left.scale(1 / right.constant)
+        if expr.op == "^":
+            if not (left.is_constant() and right.is_constant()):
+                raise _NonLinear
+            exponent = right.constant
+            if not exponent.is_integer or exponent < 0 or exponent > MAX_EXPONENT:
+                raise Unsolvable(f"an exponent that is not a whole number up to {MAX_EXPONENT}")
+            return _Affine({None: left.constant**exponent})
     raise TypeError(f"not an expression: {expr!r}")
 
 

@@ -15,12 +15,16 @@ from typing import Union
 
 import z3
 
-from mathcamps.language import Ask, BinOp, Compare, Expr, Let, Num, Program, Solve, Var
+from mathcamps.language import MAX_EXPONENT, Ask, BinOp, Compare, Expr, Let, Num, Program, Solve, Var
 
 _SMT_OPS = {"+": "+", "-": "-", "*": "*", "/": "/"}
 _RELATIONS = {"<": "<", ">": ">", "=": "="}
 
 PROVED = "proved"
+
+
+class Untranslatable(ValueError):
+    """A program z3 is not given: the message is the rejection reason."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,15 @@ def _smt_expr(expr: Expr, prefix: str) -> str:
         return smt_number(expr.value)
     if isinstance(expr, Var):
         return prefix + expr.name
+    if isinstance(expr, BinOp) and expr.op == "^":
+        # A power with a literal whole exponent is a product: z3 reasons about it as a polynomial.
+        exponent = expr.right.value if isinstance(expr.right, Num) else None
+        if exponent is None or exponent.denominator != 1 or not 0 <= exponent <= MAX_EXPONENT:
+            raise Untranslatable("a power whose exponent is not a literal whole number")
+        if exponent == 0:
+            return "1.0"
+        base = _smt_expr(expr.left, prefix)
+        return base if exponent == 1 else f"(* {' '.join([base] * int(exponent))})"
     if isinstance(expr, BinOp):
         return f"({_SMT_OPS[expr.op]} {_smt_expr(expr.left, prefix)} {_smt_expr(expr.right, prefix)})"
     raise TypeError(f"cannot translate {expr!r}")
@@ -88,10 +101,15 @@ def _check(text: str, timeout_ms: int) -> tuple[z3.CheckSatResult, z3.Solver]:
 def prove(claims: list[Claim], timeout_ms: int = 10_000) -> list[str]:
     """For each claim, `proved` or the reason z3 could not prove it."""
     verdicts: list[str | None] = [None] * len(claims)
-    facts: dict[int, tuple[str, str]] = {i: translate(c, f"c{i}") for i, c in enumerate(claims)}
+    facts: dict[int, tuple[str, str]] = {}
+    for i, claim in enumerate(claims):
+        try:
+            facts[i] = translate(claim, f"c{i}")
+        except Untranslatable as error:
+            verdicts[i] = f"z3: {error}"
     # A program of `let`s alone always has a model (each name is defined once), so only
     # programs with equations need the existence check.
-    with_equations = {i for i, c in enumerate(claims) if any(isinstance(s, Solve) for s in c.program.statements)}
+    with_equations = {i for i in facts if any(isinstance(s, Solve) for s in claims[i].program.statements)}
     _prove_batch(facts, verdicts, timeout_ms, with_equations)
     return [v if v is not None else PROVED for v in verdicts]
 

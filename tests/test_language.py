@@ -46,3 +46,10 @@ def test_a_program_that_does_not_parse_names_line_column_and_expected_tokens():
     message = str(error.value)
     assert message.startswith("broken.prog:1:")
     assert "expected one of" in message
+
+
+def test_powers_bind_tightest_and_are_not_associative():
+    program = parse_program("let a = 5 * 2 ^ 3 + (2 ^ 3) ^ 2 - 2 ^ (1 + 1)\nask a")
+    assert format_program(program) == "let a = 5 * 2 ^ 3 + (2 ^ 3) ^ 2 - 2 ^ (1 + 1)\nask a"
+    with pytest.raises(ProgramError):
+        parse_program("let a = 2 ^ 3 ^ 2\nask a")

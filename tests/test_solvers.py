@@ -108,3 +108,31 @@ def test_a_nonlinear_equation_falls_back_to_sympy_solve():
     single = parse_program("solve x * x * x = 8\nask x")
     assert solve(single).values["x"] == 2
     assert prove([Claim(single, Fraction(2))]) == [PROVED]
+
+
+def test_powers_are_exact_proved_and_bounded():
+    program = parse_program("let a = 12 ^ 4 - 7\nask a")
+    assert solve(program).values["a"] == 12**4 - 7
+    assert prove([Claim(program, Fraction(12**4 - 7)), Claim(program, Fraction(12**4))]) == [
+        PROVED,
+        "z3: the claimed answer does not satisfy the problem",
+    ]
+    with pytest.raises(Unsolvable, match="exponent"):
+        solve(parse_program("let a = 2 ^ (1 / 2)\nask a"))
+
+
+def test_a_hole_exponent_is_feasible_only_within_its_range():
+    from mathcamps.language import BinOp, Hole, Let
+    from mathcamps.registry import Range
+    from mathcamps.solvers.constraints import infeasibility
+
+    from test_data_only import DEFINITION
+    import yaml
+    from mathcamps.registry import Definition
+
+    definition = Definition.model_validate(yaml.safe_load(DEFINITION))  # values 1..20
+    program = parse_program("let a = 1 + 1\nask a")
+    program = type(program)((Let("a", BinOp("^", Hole(0), Hole(1))),), program.question)
+    assert infeasibility(program, definition, [Range(min=2, max=4), Range(min=2, max=3)]) is None
+    core = infeasibility(program, definition, [Range(min=5, max=9), Range(min=2, max=3)])
+    assert core is not None and "values.max" in core
