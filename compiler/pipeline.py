@@ -166,7 +166,7 @@ class StandardCompiler:
                 self._reject("parse-back: the program does not parse back to itself under its grammar")
                 continue
             try:
-                solution = solve(parsed)
+                solution = solve(parsed, (d.values.min, d.values.max))
             except Unsolvable as error:
                 seconds["solve"] += time.perf_counter() - t3
                 self._reject(f"sympy: {error}")
@@ -222,7 +222,8 @@ class StandardCompiler:
                         taken.add(candidate.key)
                         candidates.append(candidate)
                 t0 = time.perf_counter()
-                verdicts = prove([Claim(c.program, c.answer) for c in candidates])
+                domain = (self.standard.definition.values.min, self.standard.definition.values.max)
+                verdicts = prove([Claim(c.program, c.answer, domain) for c in candidates])
                 self.stats.seconds["prove"] += time.perf_counter() - t0
                 pending = []
                 for candidate, verdict in zip(candidates, verdicts):

@@ -125,7 +125,9 @@ def _solve_equations(equations: list[_Affine], unknowns: tuple[str, ...]) -> dic
     return dict(zip(unknowns, solution))
 
 
-def _solve_nonlinear(program: Program, env: dict[str, sympy.Rational]) -> dict[str, sympy.Rational]:
+def _solve_nonlinear(
+    program: Program, env: dict[str, sympy.Rational], domain: tuple | None
+) -> dict[str, sympy.Rational]:
     symbols = {u: sympy.Symbol(u) for u in program.unknowns}
 
     def to_sympy(expr: Expr):
@@ -138,13 +140,19 @@ def _solve_nonlinear(program: Program, env: dict[str, sympy.Rational]) -> dict[s
     equations = [sympy.Eq(to_sympy(s.left), to_sympy(s.right)) for s in program.statements if isinstance(s, Solve)]
     solutions = sympy.solve(equations, list(symbols.values()), dict=True)
     real = [s for s in solutions if all(v.is_rational for v in s.values())]
+    if domain is not None:
+        low, high = domain
+        real = [s for s in real if all(low <= v <= high for v in s.values())]
     if len(real) != 1:
         raise Unsolvable(f"the equations have {len(real)} rational solutions, not one")
     return {name: real[0][symbol] for name, symbol in symbols.items()}
 
 
-def solve(program: Program) -> Solution:
-    """The exact answer of a program; Unsolvable says why there is none."""
+def solve(program: Program, domain: tuple | None = None) -> Solution:
+    """The exact answer of a program; Unsolvable says why there is none.
+
+    `domain` (low, high) is where the unknowns live, as a definition declares it: an equation
+    such as x ^ 2 = 49 has one solution among the whole numbers and two among the rationals."""
     env: dict[str, sympy.Rational] = {}
     equations: list[_Affine] = []
     nonlinear = False
@@ -158,7 +166,7 @@ def solve(program: Program) -> Solution:
                 nonlinear = True
     unknowns = program.unknowns
     if unknowns:
-        solved = _solve_nonlinear(program, env) if nonlinear else _solve_equations(equations, unknowns)
+        solved = _solve_nonlinear(program, env, domain) if nonlinear else _solve_equations(equations, unknowns)
         env.update(solved)
     elif equations and any(eq.constant != 0 for eq in equations):
         raise Unsolvable("an equation without unknowns is false")

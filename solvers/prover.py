@@ -33,6 +33,7 @@ class Claim:
 
     program: Program
     answer: Union[Fraction, dict, str]
+    domain: tuple | None = None  # (low, high) of the unknowns, as the definition declares it
 
 
 def smt_number(value: Fraction) -> str:
@@ -69,6 +70,9 @@ def translate(claim: Claim, tag: str) -> tuple[str, str]:
     program, prefix = claim.program, f"{tag}_"
     names = [s.name for s in program.statements if isinstance(s, Let)] + list(program.unknowns)
     lines = [f"(declare-const {prefix}{name} Real)" for name in names]
+    if claim.domain is not None:
+        low, high = (smt_number(Fraction(bound)) for bound in claim.domain)
+        lines += [f"(assert (and (>= {prefix}{u} {low}) (<= {prefix}{u} {high})))" for u in program.unknowns]
     for statement in program.statements:
         if isinstance(statement, Let):
             lines.append(f"(assert (= {prefix}{statement.name} {_smt_expr(statement.expr, prefix)}))")

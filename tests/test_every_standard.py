@@ -31,23 +31,26 @@ def test_every_problem_parses_back_under_its_own_grammar_and_the_core(compiled, 
 
 def test_sympy_and_z3_agree_on_every_answer(compiled, registry, standard_id):
     problems, _ = compiled[standard_id]
-    kind = registry.get(standard_id).definition.answer.kind
+    definition = registry.get(standard_id).definition
+    kind, domain = definition.answer.kind, (definition.values.min, definition.values.max)
     claims = []
     for problem in problems:
         program = parse_program(problem.program)
-        solution = solve(program)
+        solution = solve(program, domain)
         if isinstance(program.question, Ask):
             value = solution.answer(program.question.names)
         else:
             value = solution.comparison
         assert parse_answer(kind, problem.answer) == value, problem.id
         assert problem.verdicts.sympy == problem.answer and problem.verdicts.z3 == PROVED
-        claims.append(Claim(program, value))
+        claims.append(Claim(program, value, domain))
     assert prove(claims) == [PROVED] * len(claims)
 
 
 def test_z3_refuses_every_wrong_answer(compiled, registry, standard_id):
     problems, _ = compiled[standard_id]
+    definition = registry.get(standard_id).definition
+    domain = (definition.values.min, definition.values.max)
     claims = []
     for problem in problems[:50]:
         program = parse_program(problem.program)
@@ -55,7 +58,7 @@ def test_z3_refuses_every_wrong_answer(compiled, registry, standard_id):
             wrong = parse_answer(registry.get(standard_id).definition.answer.kind, problem.answer) + 1
         else:
             wrong = {"<": ">", ">": "=", "=": "<"}[problem.answer]
-        claims.append(Claim(program, wrong))
+        claims.append(Claim(program, wrong, domain))
     assert PROVED not in prove(claims)
 
 
@@ -64,7 +67,7 @@ def test_every_declared_constraint_holds(compiled, registry, standard_id):
     definition = registry.get(standard_id).definition
     for problem in problems:
         program = parse_program(problem.program)
-        solution = solve(program)
+        solution = solve(program, (definition.values.min, definition.values.max))
         check_problem(program, definition, {u: solution.values[u] for u in program.unknowns})
         for literal in program.literals():
             assert definition.numbers.min <= literal.value <= definition.numbers.max
