@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
-from mathcamps.language import Ask, BinOp, Expr, Hole, Let, Num, Program, Solve, Var, free_names
+from mathcamps.language import Ask, BinOp, Expr, Hole, Let, Num, Program, Solve, free_names
 from mathcamps.registry import Definition
 from mathcamps.solvers.constraints import Violation, check_answer, check_literal, check_value, evaluate
 from mathcamps.solvers.exact import Unsolvable, solve
@@ -44,15 +44,22 @@ class Plan:
     dividends: dict[int, list[tuple[int, Expr, bool]]]  # statement -> (hole, divisor, is the answer)
 
 
-def _linear_once(expr: Expr, name: str, in_divisor: bool = False) -> int:
-    """How often `name` occurs in `expr`; -1 if it occurs in a divisor (not linear)."""
-    if isinstance(expr, Var):
-        return (-1 if in_divisor else 1) if expr.name == name else 0
-    if isinstance(expr, BinOp):
-        left = _linear_once(expr.left, name, in_divisor)
-        right = _linear_once(expr.right, name, in_divisor or expr.op == "/")
-        return -1 if -1 in (left, right) else left + right
-    return 0
+def _mentions(expr: Expr, name: str) -> bool:
+    return name in free_names(expr)
+
+
+def _affine(expr: Expr, name: str) -> bool:
+    """Whether `expr` is c * name + d for numbers c and d (so two evaluations invert it exactly)."""
+    if not isinstance(expr, BinOp):
+        return True
+    left, right = _mentions(expr.left, name), _mentions(expr.right, name)
+    if expr.op in "+-":
+        return _affine(expr.left, name) and _affine(expr.right, name)
+    if expr.op == "*":
+        return not (left and right) and _affine(expr.left, name) and _affine(expr.right, name)
+    if expr.op == "/":
+        return not right and _affine(expr.left, name)
+    return not (left or right)
 
 
 def plan(program: Program) -> Plan:
@@ -75,7 +82,8 @@ def plan(program: Program) -> Plan:
                 break
         else:
             (name,) = new if len(new) == 1 else (None,)
-            if name and _linear_once(BinOp("-", statement.left, statement.right), name) == 1:
+            difference = BinOp("-", statement.left, statement.right)
+            if name and _mentions(difference, name) and _affine(difference, name):
                 inverted[i] = name
             else:
                 needs_solving = True

@@ -216,12 +216,18 @@ class Renderer:
         first, second = rng.sample(self.vocabulary.people, 2)
         quantities = [Quantity(i, n.value) for i, n in enumerate(literals)]
         context: dict = {f"n{i + 1}": q for i, q in enumerate(quantities)}
-        if len(program.statements) == 1 and isinstance(program.statements[0], Let):
-            # The expression itself, in school notation, each literal written through its marker.
+        if len(program.statements) == 1:
+            # The expression (or equation) itself, in school notation, each literal through its marker.
             markers = iter(quantities)
-            context["expression"] = format_expr(
-                program.statements[0].expr, number=lambda _: str(next(markers)), symbols=MATH_SYMBOLS
-            )
+            statement = program.statements[0]
+
+            def write(expr) -> str:
+                return format_expr(expr, number=lambda _: str(next(markers)), symbols=MATH_SYMBOLS)
+
+            if isinstance(statement, Let):
+                context["expression"] = write(statement.expr)
+            else:
+                context["equation"] = f"{write(statement.left)} = {write(statement.right)}"
         context.update(_person(first, ""))
         context.update(_person(second, "2"))
         context.update(chosen)

@@ -58,9 +58,12 @@ def test_every_theme_works_with_every_frame_of_its_family(registry):
         renderer = Renderer(spec)
         for shape, frames in renderer.by_shape.items():
             for value in (1, 7):
-                text = "let a = (N + N) * N - N\nask a" if shape == "*" else shape
-                program = parse_program(text.replace("N", str(value)))
                 for frame, _, key in frames:
+                    text = shape
+                    if shape == "*":
+                        uses_equation = "equation" in frame.story + frame.question
+                        text = "solve N * x + N = N\nask x" if uses_equation else "let a = (N + N) * N - N\nask a"
+                    program = parse_program(text.replace("N", str(value)))
                     for theme in frame.themes or spec.themes:
                         if theme in spec.themes:
                             rendered = renderer.render_frame(program, key, theme, random.Random(0))
