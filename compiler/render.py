@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mathcamps.errors import MathcampsError
-from mathcamps.language import Let, Num, Program, format_expr, format_number, format_program
+from mathcamps.language import Let, Num, Program, Solve, format_expr, format_number, format_program
 from mathcamps.records import Provenance, Span
 from mathcamps.registry import RenderSpec, format_validation_error
 
@@ -228,6 +228,14 @@ class Renderer:
                 context["expression"] = write(statement.expr)
             else:
                 context["equation"] = f"{write(statement.left)} = {write(statement.right)}"
+        elif program.statements and all(isinstance(s, Solve) for s in program.statements):
+            markers = iter(quantities)
+            context["equations"] = [
+                format_expr(s.left, number=lambda _: str(next(markers)), symbols=MATH_SYMBOLS)
+                + " = "
+                + format_expr(s.right, number=lambda _: str(next(markers)), symbols=MATH_SYMBOLS)
+                for s in program.statements
+            ]
         context.update(_person(first, ""))
         context.update(_person(second, "2"))
         context.update(chosen)

@@ -9,7 +9,7 @@ bound by the rule they stand in (their role):
     let      defines a new quantity            a, b, c, ...
     unknown  introduces an unknown             x, y, z, ...
     var      refers to a quantity: the oldest one not yet used, else the newest;
-             in an equation with unknowns and no quantities, the newest unknown
+             where there are unknowns and no quantities, the unknowns in turn (x, y, x, ...)
     ask      names the answer: unknowns first, else the newest unused quantity
 """
 
@@ -218,6 +218,7 @@ def bind_names(derivation: list[tuple]) -> list:
     asked: set[str] = set()
     words: list = []
     holes = 0
+    unknown_refs = 0
     for kind, value in derivation:
         if kind == "lit":
             words.append(value)
@@ -241,7 +242,8 @@ def bind_names(derivation: list[tuple]) -> list:
             elif defined:
                 name = defined[-1]
             elif unknowns:
-                name = unknowns[-1]
+                name = unknowns[unknown_refs % len(unknowns)]
+                unknown_refs += 1
             else:
                 raise Rejected("sampler: a reference before any quantity is defined")
             used.add(name)

@@ -61,8 +61,14 @@ def test_every_theme_works_with_every_frame_of_its_family(registry):
                 for frame, _, key in frames:
                     text = shape
                     if shape == "*":
-                        uses_equation = "equation" in frame.story + frame.question
-                        text = "solve N * x + N = N\nask x" if uses_equation else "let a = (N + N) * N - N\nask a"
+                        words = frame.story + frame.question
+                        text = (
+                            "solve N * x + N * y = N\nsolve N * x - N * y = N\nask x, y"
+                            if "equations" in words
+                            else "solve N * x + N = N\nask x"
+                            if "equation" in words
+                            else "let a = (N + N) * N - N\nask a"
+                        )
                     program = parse_program(text.replace("N", str(value)))
                     for theme in frame.themes or spec.themes:
                         if theme in spec.themes:
