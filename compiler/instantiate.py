@@ -163,7 +163,7 @@ class Instantiator:
         if skeleton_plan is None:
             skeleton_plan = self._plans[key] = plan(skeleton.program)
         program = skeleton.program
-        bounds = [self.definition.ranges[r] if r else self.definition.numbers for r in skeleton.ranges]
+        bounds = self.definition.literal_bounds(skeleton.ranges)
         for _ in range(self.budget):
             self.attempts += 1
             try:

@@ -116,8 +116,7 @@ class StandardCompiler:
         key = (skeleton.text, skeleton.ranges)
         if key not in self._infeasible:
             d = self.standard.definition
-            bounds = [d.ranges[r] if r else d.numbers for r in skeleton.ranges]
-            core = infeasibility(skeleton.program, d, bounds)
+            core = infeasibility(skeleton.program, d, d.literal_bounds(skeleton.ranges))
             self._infeasible[key] = None if core is None else ", ".join(core)
         return self._infeasible[key]
 

@@ -216,26 +216,22 @@ class Renderer:
         first, second = rng.sample(self.vocabulary.people, 2)
         quantities = [Quantity(i, n.value) for i, n in enumerate(literals)]
         context: dict = {f"n{i + 1}": q for i, q in enumerate(quantities)}
-        if len(program.statements) == 1:
-            # The expression (or equation) itself, in school notation, each literal through its marker.
-            markers = iter(quantities)
-            statement = program.statements[0]
+        # The program itself in school notation, each literal written through its marker (in
+        # reading order, so the markers are consumed in the order the literals were numbered).
+        markers = iter(quantities)
 
-            def write(expr) -> str:
-                return format_expr(expr, number=lambda _: str(next(markers)), symbols=MATH_SYMBOLS)
+        def write(expr) -> str:
+            return format_expr(expr, number=lambda _: str(next(markers)), symbols=MATH_SYMBOLS)
 
-            if isinstance(statement, Let):
-                context["expression"] = write(statement.expr)
+        statements = program.statements
+        if len(statements) == 1 and isinstance(statements[0], Let):
+            context["expression"] = write(statements[0].expr)
+        elif statements and all(isinstance(s, Solve) for s in statements):
+            equations = [f"{write(s.left)} = {write(s.right)}" for s in statements]
+            if len(equations) == 1:
+                context["equation"] = equations[0]
             else:
-                context["equation"] = f"{write(statement.left)} = {write(statement.right)}"
-        elif program.statements and all(isinstance(s, Solve) for s in program.statements):
-            markers = iter(quantities)
-            context["equations"] = [
-                format_expr(s.left, number=lambda _: str(next(markers)), symbols=MATH_SYMBOLS)
-                + " = "
-                + format_expr(s.right, number=lambda _: str(next(markers)), symbols=MATH_SYMBOLS)
-                for s in program.statements
-            ]
+                context["equations"] = equations
         context.update(_person(first, ""))
         context.update(_person(second, "2"))
         context.update(chosen)

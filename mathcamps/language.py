@@ -290,8 +290,6 @@ def _flatten(items) -> list:
     for item in items:
         if isinstance(item, Tree):
             out.extend(_flatten(item.children))
-        elif isinstance(item, list):
-            out.extend(_flatten(item))
         else:
             out.append(item)
     return out

@@ -121,6 +121,11 @@ class Definition(_Strict):
         return self
 
 
+    def literal_bounds(self, ranged: tuple[str | None, ...]) -> list[Range]:
+        """The range of each literal, given the ranged rule each stands in (None: `numbers`)."""
+        return [self.ranges[name] if name else self.numbers for name in ranged]
+
+
 class Standard:
     """A loaded standard: its definition, its grammar, and the hashes that version them."""
 
