@@ -41,17 +41,19 @@ def test_a_broken_definition_names_file_field_and_message(tmp_path):
     assert f"{folder / '1.OA.C.6.yaml'}: grade:" in message
 
 
-def test_an_unknown_field_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    "appended, message",
+    [
+        ("colour: blue\n", "colour: Extra inputs are not permitted"),
+        ("render: [unclosed\n", r"1\.OA\.C\.6\.yaml:\d+:\d+: not valid YAML"),
+        ("ranges: {double: {min: 5, max: 50}}\n", r"ranges\.double must lie within numbers \(1\.\.10\)"),
+    ],
+    ids=["an unknown field", "invalid yaml names the line", "a range outside numbers"],
+)
+def test_a_bad_definition_is_refused_with_a_located_message(tmp_path, appended, message):
     folder = _write_skill(tmp_path / "skills")
-    (folder / "1.OA.C.6.yaml").write_text(DEFINITION + "colour: blue\n")
-    with pytest.raises(DefinitionError, match="colour: Extra inputs are not permitted"):
-        Registry.load(folder)
-
-
-def test_invalid_yaml_names_the_line(tmp_path):
-    folder = _write_skill(tmp_path / "skills")
-    (folder / "1.OA.C.6.yaml").write_text(DEFINITION + "render: [unclosed\n")
-    with pytest.raises(DefinitionError, match=r"1\.OA\.C\.6\.yaml:\d+:\d+: not valid YAML"):
+    (folder / "1.OA.C.6.yaml").write_text(DEFINITION + appended)
+    with pytest.raises(DefinitionError, match=message):
         Registry.load(folder)
 
 
@@ -102,13 +104,6 @@ def test_compile_never_overwrites_without_force(tmp_path):
     assert forced.exit_code == 0
     assert len((out / "problems.jsonl").read_text().splitlines()) == 4
     assert [p.name for p in out.iterdir()] == ["problems.jsonl"]
-
-
-def test_a_range_outside_numbers_is_refused(tmp_path):
-    folder = _write_skill(tmp_path / "skills")
-    (folder / "1.OA.C.6.yaml").write_text(DEFINITION + "ranges: {double: {min: 5, max: 50}}\n")
-    with pytest.raises(DefinitionError, match=r"ranges\.double must lie within numbers \(1\.\.10\)"):
-        Registry.load(folder)
 
 
 def test_an_unknown_theme_names_the_definition(tmp_path):
