@@ -9,12 +9,14 @@ that cannot be built that way are solved exactly after the holes are drawn.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
-from mathcamps.language import Ask, BinOp, Expr, Hole, Let, Num, Program, Solve, free_names
+from mathcamps.answers import AnswerKind
+from mathcamps.language import Ask, BinOp, Expr, Factors, Hole, Let, Num, Program, Solve, decimal_places, free_names
 from mathcamps.registry import Definition
 from mathcamps.solvers.constraints import Violation, check_answer, check_literal, check_value, evaluate
 from mathcamps.solvers.exact import Unsolvable, solve
@@ -62,8 +64,9 @@ def _affine(expr: Expr, name: str) -> bool:
     return not (left or right)
 
 
-def plan(program: Program) -> Plan:
-    """The construction plan of a skeleton."""
+def plan(program: Program, build_dividends: bool = True) -> Plan:
+    """The construction plan of a skeleton; `build_dividends`: build bare dividends from their quotients
+    (for quotients that must be whole or exact decimals; a fraction 3 / 4 is drawn as it is)."""
     bound = {s.name for s in program.statements if isinstance(s, Let)}
     introduced: set[str] = set()
     built: dict[int, _Built] = {}
@@ -91,7 +94,7 @@ def plan(program: Program) -> Plan:
     # A dividend that is a bare number is built from its quotient: draw the quotient, multiply.
     asked = set(program.question.names) if isinstance(program.question, Ask) else set()
     dividends: dict[int, list[tuple[int, Expr, bool]]] = {}
-    for i, statement in enumerate(program.statements):
+    for i, statement in enumerate(program.statements if build_dividends else ()):
         tops = [statement.expr] if isinstance(statement, Let) else [statement.left, statement.right]
         for top in tops:
             for node in _post_order(top):
@@ -139,7 +142,9 @@ def fill_program(program: Program, holes: list[Fraction]) -> Program:
         for s in program.statements
     )
     question = program.question
-    if not isinstance(question, Ask):
+    if isinstance(question, Factors):
+        question = Factors(fill(question.number, holes))
+    elif not isinstance(question, Ask):
         question = type(question)(fill(question.left, holes), fill(question.right, holes))
     return Program(statements, question)
 
@@ -161,7 +166,9 @@ class Instantiator:
         key = (skeleton.text, skeleton.ranges)
         skeleton_plan = self._plans.get(key)
         if skeleton_plan is None:
-            skeleton_plan = self._plans[key] = plan(skeleton.program)
+            d = self.definition
+            exact = d.whole or d.answer.kind is AnswerKind.decimal
+            skeleton_plan = self._plans[key] = plan(skeleton.program, build_dividends=exact)
         program = skeleton.program
         bounds = self.definition.literal_bounds(skeleton.ranges)
         for _ in range(self.budget):
@@ -181,8 +188,27 @@ class Instantiator:
             raise Violation("answer: the declared answer range is empty")
         return low, high
 
-    def _draw(self, rng: random.Random, low: int, high: int) -> Fraction:
-        return Fraction(rng.randint(low, high))
+    def _draw(self, rng: random.Random, low, high, places: int = 0) -> Fraction:
+        """A number with `places` decimal places in [low, high], uniformly."""
+        scale = 10**places
+        return Fraction(rng.randint(math.ceil(low * scale), math.floor(high * scale)), scale)
+
+    def _dividend(self, divisor: Fraction, is_answer: bool, rng: random.Random) -> Fraction:
+        """A dividend built from its quotient: the quotient is drawn whole (or with as many decimal
+        places as the literals leave room for), only among those whose dividend is an allowed literal."""
+        d = self.definition
+        if divisor == 0:
+            raise Violation("division by zero")
+        low, high = self._answer_bounds() if is_answer else (d.values.min, d.values.max)
+        ends = (Fraction(d.numbers.min) / divisor, Fraction(d.numbers.max) / divisor)
+        low, high = max(low, min(ends)), min(high, max(ends))
+        places = 0 if d.whole else max(0, d.numbers.places - (decimal_places(divisor) or 0))
+        if is_answer and d.answer.places is not None:
+            places = min(places, d.answer.places)
+        scale = 10**places
+        if math.ceil(low * scale) > math.floor(high * scale):
+            raise Violation("numbers: no dividend in range for this divisor")
+        return check_literal(self._draw(rng, low, high, places) * divisor, d)
 
     def _attempt(
         self, program: Program, skeleton_plan: Plan, bounds: list, ranges: tuple, rng: random.Random
@@ -190,22 +216,12 @@ class Instantiator:
         d = self.definition
         holes: list[Fraction] = [Fraction(0)] * len(bounds)
         for index in skeleton_plan.drawn:
-            holes[index] = self._draw(rng, bounds[index].min, bounds[index].max)
+            holes[index] = self._draw(rng, bounds[index].min, bounds[index].max, bounds[index].places)
         asked = set(program.question.names) if isinstance(program.question, Ask) else set()
         env: dict[str, Fraction] = {}
         for i, statement in enumerate(program.statements):
             for hole, divisor, is_answer in skeleton_plan.dividends.get(i, ()):
-                value = evaluate(divisor, holes, env, d)
-                if value == 0:
-                    raise Violation("division by zero")
-                low, high = self._answer_bounds() if is_answer else (d.values.min, d.values.max)
-                if value > 0:
-                    # Only quotients whose dividend is an allowed literal: no draw is wasted on the rest.
-                    low = max(low, -(-d.numbers.min // value))
-                    high = min(high, d.numbers.max // value)
-                    if low > high:
-                        raise Violation("numbers: no dividend in range for this divisor")
-                holes[hole] = check_literal(self._draw(rng, int(low), int(high)) * value, d)
+                holes[hole] = self._dividend(evaluate(divisor, holes, env, d), is_answer, rng)
             if isinstance(statement, Let):
                 env[statement.name] = evaluate(statement.expr, holes, env, d)
                 continue

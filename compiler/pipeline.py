@@ -170,8 +170,7 @@ class StandardCompiler:
                 seconds["solve"] += time.perf_counter() - t3
                 self._reject(f"sympy: {error}")
                 continue
-            question = parsed.question
-            answer = solution.answer(question.names) if isinstance(question, Ask) else solution.comparison
+            answer = solution.answer(parsed.question)
             t4 = time.perf_counter()
             seconds["solve"] += t4 - t3
             solved_unknowns = {u: solution.values[u] for u in parsed.unknowns}

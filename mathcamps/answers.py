@@ -16,12 +16,16 @@ class AnswerKind(str, Enum):
 
     integer = "integer"  # a whole number, possibly negative: 17
     fraction = "fraction"  # a rational in lowest terms: 3/4, or an integer: 2
+    mixed = "mixed"  # a rational as a mixed number in lowest terms: 2 3/4, -1 1/2, 3/4, 5
     decimal = "decimal"  # an exact, terminating decimal: 2.75
     comparison = "comparison"  # one of <, >, =
     assignment = "assignment"  # values of several unknowns: x = 3, y = 4
+    remainder = "remainder"  # a whole quotient and its remainder: 7 R 3
+    pairs = "pairs"  # every factor pair of a whole number, smaller factor first: (1, 6), (2, 3)
 
 
-Value = Union[Fraction, str, dict[str, Fraction]]
+Pairs = tuple[tuple[int, int], ...]
+Value = Union[Fraction, str, dict[str, Fraction], tuple[Fraction, Fraction], Pairs]
 COMPARISONS = ("<", ">", "=")
 
 
@@ -43,7 +47,20 @@ def format_answer(kind: AnswerKind, value: Value) -> str:
     if kind is AnswerKind.assignment:
         assert isinstance(value, dict)
         return ", ".join(f"{name} = {format_answer(AnswerKind.fraction, v)}" for name, v in value.items())
+    if kind is AnswerKind.remainder:
+        quotient, remainder = value.values() if isinstance(value, dict) else value
+        if quotient.denominator != 1 or remainder.denominator != 1:
+            raise ValueError(f"{quotient} R {remainder} is not a whole quotient and remainder")
+        return f"{quotient} R {remainder}"
+    if kind is AnswerKind.pairs:
+        return ", ".join(f"({a}, {b})" for a, b in value)
     assert isinstance(value, Fraction)
+    if kind is AnswerKind.mixed:
+        whole, part = divmod(abs(value.numerator), value.denominator)
+        sign = "-" if value < 0 else ""
+        if part == 0:
+            return f"{sign}{whole}"
+        return f"{sign}{whole} {part}/{value.denominator}" if whole else f"{sign}{part}/{value.denominator}"
     if kind is AnswerKind.integer:
         if value.denominator != 1:
             raise ValueError(f"{value} is not a whole number")
@@ -54,6 +71,9 @@ def format_answer(kind: AnswerKind, value: Value) -> str:
 
 
 _NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)(?:\s*/\s*(-?\d+))?\s*$")
+_MIXED = re.compile(r"^\s*(-?)(\d+)\s+(\d+)\s*/\s*(\d+)\s*$")
+_REMAINDER = re.compile(r"^\s*(\d+)\s*R\s*(\d+)\s*$")
+_PAIR = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 
 
 def parse_number(text: str) -> Fraction:
@@ -85,6 +105,23 @@ def parse_answer(kind: AnswerKind, text: str) -> Value:
                 raise AnswerError(f"not an assignment 'x = 3, y = 4': {text!r}")
             values[name.strip()] = parse_number(number)
         return values
+    if kind is AnswerKind.remainder:
+        match = _REMAINDER.match(text)
+        if not match:
+            raise AnswerError(f"not a quotient and remainder '7 R 3': {text!r}")
+        return Fraction(int(match.group(1))), Fraction(int(match.group(2)))
+    if kind is AnswerKind.pairs:
+        pairs = tuple((int(a), int(b)) for a, b in _PAIR.findall(text))
+        if not pairs or _PAIR.sub("", text).replace(",", "").strip():
+            raise AnswerError(f"not factor pairs '(1, 6), (2, 3)': {text!r}")
+        return pairs
+    mixed = _MIXED.match(text) if kind is AnswerKind.mixed else None
+    if mixed:
+        sign, whole, numerator, denominator = mixed.groups()
+        if int(denominator) == 0:
+            raise AnswerError(f"division by zero in {text!r}")
+        value = int(whole) + Fraction(int(numerator), int(denominator))
+        return -value if sign else value
     value = parse_number(text)
     if kind is AnswerKind.integer and value.denominator != 1:
         raise AnswerError(f"not a whole number: {text!r}")

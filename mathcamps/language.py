@@ -42,7 +42,7 @@ class Var:
 
 @dataclass(frozen=True, slots=True)
 class BinOp:
-    """An arithmetic operation; `op` is one of + - * / ^."""
+    """An arithmetic operation; `op` is one of + - * / ^ // % (`//` and `%`: whole quotient and remainder)."""
 
     op: str
     left: Expr
@@ -83,8 +83,15 @@ class Compare:
     right: Expr
 
 
+@dataclass(frozen=True, slots=True)
+class Factors:
+    """`factors n`: the question asks for every factor pair of a whole number."""
+
+    number: Expr
+
+
 Statement = Union[Let, Solve]
-Question = Union[Ask, Compare]
+Question = Union[Ask, Compare, Factors]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,8 @@ class Program:
         if isinstance(self.question, Compare):
             yield self.question.left
             yield self.question.right
+        elif isinstance(self.question, Factors):
+            yield self.question.number
 
 
 def walk(expr: Expr) -> Iterator[Expr]:
@@ -141,11 +150,20 @@ def free_names(expr: Expr) -> list[str]:
 
 # ---------------------------------------------------------------- printing
 
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 3}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "^": 3}
 MAX_EXPONENT = 64  # a larger (or non-whole, or negative) exponent is not a school power
 
-# What each operator does to two exact numbers (Fractions, sympy Rationals, z3 terms alike).
-OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "^": operator.pow}
+# What each operator does to two exact numbers (Fractions and sympy Rationals alike). `//` and `%`
+# are defined on whole numbers with a positive divisor only; evaluators check that first.
+OPERATIONS = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "^": operator.pow,
+    "//": operator.floordiv,
+    "%": operator.mod,
+}
 
 
 def format_number(value: Fraction) -> str:
@@ -206,6 +224,8 @@ def format_program(program: Program) -> str:
     question = program.question
     if isinstance(question, Ask):
         lines.append("ask " + ", ".join(question.names))
+    elif isinstance(question, Factors):
+        lines.append(f"factors {format_expr(question.number)}")
     else:
         lines.append(f"compare {format_expr(question.left)} _ {format_expr(question.right)}")
     return "\n".join(lines)
@@ -249,7 +269,7 @@ class ProgramBuilder(Transformer):
         if self.holes is not None and token.start_pos in self.holes:
             return Hole(self.holes[token.start_pos])
         text = str(token)
-        return Num(Fraction(int(text)) if text.isdigit() else Fraction(text))
+        return Num(Fraction(int(text)) if text.lstrip("-").isdigit() else Fraction(text))
 
     def node_var(self, token: Token) -> Var:
         return Var(str(token))
@@ -271,6 +291,15 @@ class ProgramBuilder(Transformer):
 
     def node_pow(self, left, right) -> BinOp:
         return BinOp("^", left, right)
+
+    def node_quo(self, left, right) -> BinOp:
+        return BinOp("//", left, right)
+
+    def node_rem(self, left, right) -> BinOp:
+        return BinOp("%", left, right)
+
+    def node_factors(self, number) -> Factors:
+        return Factors(number)
 
     def node_let(self, name: Token, expr) -> Let:
         return Let(str(name), expr)
@@ -300,7 +329,7 @@ def _program_from_tree(parts) -> Program:
     if len(parts) == 1 and isinstance(parts[0], Program):
         return parts[0]
     statements = tuple(p for p in parts if isinstance(p, (Let, Solve)))
-    questions = [p for p in parts if isinstance(p, (Ask, Compare))]
+    questions = [p for p in parts if isinstance(p, (Ask, Compare, Factors))]
     if len(questions) != 1 or len(statements) + 1 != len(parts):
         raise ProgramError("the parse tree is not one program: its grammar must end in one question")
     return Program(statements, questions[0])
@@ -322,6 +351,7 @@ class Grammar:
     text: str
     lark: Lark
     builder: ProgramBuilder
+    inline: bool = True  # LALR builds the AST while parsing; Earley parses first, then builds
 
     def parse(self, text: str, source: str = "<program>", holes: dict[int, int] | None = None) -> Program:
         """The Program that `text` denotes; ProgramError names line, column and what was expected.
@@ -330,6 +360,8 @@ class Grammar:
         self.builder.holes = holes
         try:
             tree = self.lark.parse(text)
+            if not self.inline:
+                tree = self.builder.transform(tree)
         except UnexpectedInput as error:
             expected = sorted(getattr(error, "expected", None) or getattr(error, "allowed", None) or [])
             hint = f"; expected one of: {', '.join(expected)}" if expected else ""
@@ -350,29 +382,36 @@ def grammar_dir() -> Path:
 
 
 def load_grammar(path: Path, start: str = "start") -> Grammar:
-    """A grammar file, compiled for LALR parsing; GrammarFileError gives file:line:col on mistakes."""
+    """A grammar file, compiled for LALR parsing; GrammarFileError gives file:line:col on mistakes.
+
+    A grammar LALR cannot parse deterministically (two ranged rules that read the same
+    literal, say) is parsed by Earley instead: slower, but any context-free grammar works."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise GrammarFileError(f"{path}: cannot read grammar: {error.strerror}") from None
     builder = ProgramBuilder()
+    options = dict(
+        start=start,
+        source_path=str(path),
+        import_paths=[str(path.parent), str(grammar_dir())],
+        maybe_placeholders=False,
+    )
+    inline = True
     try:
-        lark = Lark(
-            text,
-            transformer=builder,
-            parser="lalr",
-            start=start,
-            source_path=str(path),
-            import_paths=[str(path.parent), str(grammar_dir())],
-            maybe_placeholders=False,
-        )
+        try:
+            lark = Lark(text, transformer=builder, parser="lalr", **options)
+        except GrammarError as error:
+            if "collision" not in str(error).lower():
+                raise
+            lark, inline = Lark(text, parser="earley", ambiguity="resolve", **options), False
     except UnexpectedInput as error:
         raise GrammarFileError(
             f"{path}:{error.line}:{error.column}: grammar syntax error\n{error.get_context(text).rstrip()}"
         ) from None
     except (GrammarError, LarkError) as error:
         raise GrammarFileError(f"{path}:{_locate(error, text)}") from None
-    return Grammar(path, text, lark, builder)
+    return Grammar(path, text, lark, builder, inline)
 
 
 def _locate(error: Exception, text: str) -> str:

@@ -39,10 +39,11 @@ class _Strict(BaseModel):
 
 
 class Range(_Strict):
-    """Inclusive bounds on a set of values."""
+    """Inclusive bounds on a set of values; literals drawn from it have `places` decimal places."""
 
     min: int
     max: int
+    places: int = Field(default=0, ge=0, le=6, description="decimal places of the literals drawn (0: whole)")
 
     def __contains__(self, value) -> bool:
         return self.min <= value <= self.max
@@ -54,6 +55,9 @@ class AnswerSpec(_Strict):
     kind: AnswerKind
     min: int | None = None
     max: int | None = None
+    places: int | None = Field(
+        default=None, ge=0, description="a decimal answer has at most this many places (it always terminates)"
+    )
 
     def admits(self, value) -> bool:
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
@@ -63,11 +67,15 @@ class RenderSpec(_Strict):
     """Which frames and vocabulary turn this standard's programs into text."""
 
     frames: str | list[str] = Field(description="frames file(s) in templates/, without .yaml")
+    fractions: bool = Field(
+        default=False, description="write a quotient of two literals as a fraction (3/4), not a division (3 ÷ 4)"
+    )
+
+    themes: list[str] = Field(min_length=1, description="themes of templates/vocabulary.yaml to draw from")
 
     @property
     def families(self) -> list[str]:
         return [self.frames] if isinstance(self.frames, str) else list(self.frames)
-    themes: list[str] = Field(min_length=1, description="themes of templates/vocabulary.yaml to draw from")
 
 
 class Definition(_Strict):
@@ -118,6 +126,12 @@ class Definition(_Strict):
                 raise ValueError(f"ranges.{name} must lie within numbers ({self.numbers.min}..{self.numbers.max})")
             if bounds.min > bounds.max:
                 raise ValueError(f"ranges.{name} is empty")
+            if bounds.places > self.numbers.places:
+                raise ValueError(f"ranges.{name}.places must not exceed numbers.places ({self.numbers.places})")
+        if self.whole and self.numbers.places:
+            raise ValueError("numbers.places: decimal literals need `whole: false`")
+        if self.answer.places is not None and self.answer.kind is not AnswerKind.decimal:
+            raise ValueError("answer.places: only a decimal answer has places")
         return self
 
 

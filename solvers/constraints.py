@@ -6,7 +6,8 @@ from fractions import Fraction
 
 import z3
 
-from mathcamps.language import MAX_EXPONENT, OPERATIONS, Ask, Expr, Hole, Let, Num, Program, Var
+from mathcamps.answers import AnswerKind
+from mathcamps.language import MAX_EXPONENT, OPERATIONS, Ask, Expr, Factors, Hole, Let, Num, Program, Var, decimal_places
 from mathcamps.registry import Definition, Range
 
 
@@ -29,6 +30,8 @@ def check_literal(value: Fraction, definition: Definition) -> Fraction:
     """`value` if it is an allowed literal, else Violation naming the constraint."""
     if definition.whole and value.denominator != 1:
         raise Violation("whole: a literal that is not a whole number")
+    if (value * 10**definition.numbers.places).denominator != 1:
+        raise Violation("numbers.places: a literal with more decimal places than declared")
     if value < definition.numbers.min:
         raise Violation("numbers.min: a literal below the declared range")
     if value > definition.numbers.max:
@@ -53,6 +56,8 @@ def evaluate(
         raise Violation("division by zero")
     if expr.op == "^" and (right.denominator != 1 or not 0 <= right <= MAX_EXPONENT):
         raise Violation(f"power: an exponent that is not a whole number up to {MAX_EXPONENT}")
+    if expr.op in ("//", "%") and (left.denominator != 1 or right.denominator != 1 or left < 0 or right <= 0):
+        raise Violation("remainder: a division with remainder needs whole numbers and a positive divisor")
     value = OPERATIONS[expr.op](left, right)
     return value if definition is None else check_value(value, definition)
 
@@ -75,10 +80,22 @@ def check_problem(program: Program, definition: Definition, unknowns: dict[str, 
 
 
 def check_answer(program: Program, env: dict[str, Fraction], definition: Definition) -> None:
-    if isinstance(program.question, Ask):
-        for name in program.question.names:
-            if not definition.answer.admits(env[name]):
+    question = program.question
+    if isinstance(question, Ask):
+        for name in question.names:
+            value = env[name]
+            if not definition.answer.admits(value):
                 raise Violation("answer: the answer is outside the declared range")
+            if definition.answer.kind is AnswerKind.decimal:
+                places = decimal_places(value)
+                if places is None:
+                    raise Violation("answer: a decimal answer that does not terminate")
+                if definition.answer.places is not None and places > definition.answer.places:
+                    raise Violation("answer.places: a decimal answer with more places than declared")
+    elif isinstance(question, Factors):
+        number = evaluate(question.number, [], env, definition)
+        if number.denominator != 1 or number < 1:
+            raise Violation("factors: factor pairs of a number that is not a positive whole number")
 
 
 # ------------------------------------------------------------------ feasibility
@@ -121,6 +138,10 @@ def infeasibility(
             track("nonzero divisor", right != 0)
         if expr.op == "^":
             value = power(expr, left)
+        elif expr.op in ("//", "%"):
+            track("remainder", z3.And(z3.IsInt(left), z3.IsInt(right), left >= 0, right > 0))
+            quotient = z3.ToReal(z3.ToInt(left / right))
+            value = quotient if expr.op == "//" else left - right * quotient
         else:
             value = OPERATIONS[expr.op](left, right)
         intermediate.append(value)
@@ -158,9 +179,13 @@ def infeasibility(
             facts.append(term(Var(statement.name)) == term(statement.expr))
         else:
             facts.append(term(statement.left) == term(statement.right))
-    if not isinstance(program.question, Ask):
-        term(program.question.left)
-        term(program.question.right)
+    question = program.question
+    if isinstance(question, Factors):
+        number = term(question.number)
+        track("factors", z3.And(z3.IsInt(number), number >= 1))
+    elif not isinstance(question, Ask):
+        term(question.left)
+        term(question.right)
     for fact in facts:
         solver.add(fact)
     for index, hole in holes.items():
@@ -170,6 +195,7 @@ def infeasibility(
             bound = bounds[index]
         track(f"{label}.min", hole >= bound.min)
         track(f"{label}.max", hole <= bound.max)
+        track(f"{label}.places", z3.IsInt(hole * 10**bound.places))
         if definition.whole:
             track("whole", z3.IsInt(hole))
     for value in intermediate + list(names.values()):

@@ -8,7 +8,7 @@ from fractions import Fraction
 import sympy
 
 from mathcamps.answers import comparison_of
-from mathcamps.language import MAX_EXPONENT, OPERATIONS, Ask, BinOp, Expr, Let, Num, Program, Solve, Var
+from mathcamps.language import MAX_EXPONENT, OPERATIONS, Ask, BinOp, Compare, Expr, Factors, Let, Num, Program, Solve, Var
 
 Rational = sympy.Rational
 
@@ -23,8 +23,15 @@ class Solution:
 
     values: dict[str, Fraction]
     comparison: str | None = None
+    pairs: tuple[tuple[int, int], ...] | None = None  # the factor pairs a `factors` question asks for
 
-    def answer(self, names: tuple[str, ...]) -> Fraction | dict[str, Fraction]:
+    def answer(self, question) -> Fraction | dict[str, Fraction] | str | tuple:
+        """What the question asks: a value, several names' values, a comparison or factor pairs."""
+        if isinstance(question, Compare):
+            return self.comparison
+        if isinstance(question, Factors):
+            return self.pairs
+        names = question.names
         return self.values[names[0]] if len(names) == 1 else {n: self.values[n] for n in names}
 
 
@@ -93,6 +100,13 @@ def _affine(expr: Expr, env: dict[str, sympy.Rational]) -> _Affine:
             if not exponent.is_integer or exponent < 0 or exponent > MAX_EXPONENT:
                 raise Unsolvable(f"an exponent that is not a whole number up to {MAX_EXPONENT}")
             return _Affine({None: left.constant**exponent})
+        if expr.op in ("//", "%"):
+            if not (left.is_constant() and right.is_constant()):
+                raise _NonLinear
+            dividend, divisor = left.constant, right.constant
+            if not (dividend.is_integer and divisor.is_integer and dividend >= 0 and divisor > 0):
+                raise Unsolvable("a division with remainder of numbers that are not whole, or by zero")
+            return _Affine({None: OPERATIONS[expr.op](dividend, divisor)})
     raise TypeError(f"not an expression: {expr!r}")
 
 
@@ -187,6 +201,13 @@ def solve(program: Program, domain: tuple | None = None) -> Solution:
         if missing:
             raise Unsolvable(f"asks for unbound name(s): {', '.join(missing)}")
         return Solution(values)
+    if isinstance(question, Factors):
+        number = evaluate(question.number, env)
+        if not (number.is_integer and number >= 1):
+            raise Unsolvable("factor pairs of a number that is not a positive whole number")
+        n = int(number)
+        pairs = tuple((int(d), n // int(d)) for d in sympy.divisors(n) if d * d <= n)
+        return Solution(values, pairs=pairs)
     left = to_fraction(evaluate(question.left, env))
     right = to_fraction(evaluate(question.right, env))
     return Solution(values, comparison_of(left, right))

@@ -15,7 +15,7 @@ from typing import Union
 
 import z3
 
-from mathcamps.language import MAX_EXPONENT, Ask, BinOp, Compare, Expr, Let, Num, Program, Solve, Var
+from mathcamps.language import MAX_EXPONENT, Ask, BinOp, Compare, Expr, Factors, Let, Num, Program, Solve, Var
 
 _SMT_OPS = {"+": "+", "-": "-", "*": "*", "/": "/"}
 _RELATIONS = {"<": "<", ">": ">", "=": "="}
@@ -60,6 +60,11 @@ def _smt_expr(expr: Expr, prefix: str) -> str:
             return "1.0"
         base = _smt_expr(expr.left, prefix)
         return base if exponent == 1 else f"(* {' '.join([base] * int(exponent))})"
+    if isinstance(expr, BinOp) and expr.op in ("//", "%"):
+        # Real floor division: to_int is the floor. Whole operands are a constraint, checked apart.
+        left, right = _smt_expr(expr.left, prefix), _smt_expr(expr.right, prefix)
+        quotient = f"(to_real (to_int (/ {left} {right})))"
+        return quotient if expr.op == "//" else f"(- {left} (* {right} {quotient}))"
     if isinstance(expr, BinOp):
         return f"({_SMT_OPS[expr.op]} {_smt_expr(expr.left, prefix)} {_smt_expr(expr.right, prefix)})"
     raise TypeError(f"cannot translate {expr!r}")
@@ -83,6 +88,8 @@ def translate(claim: Claim, tag: str) -> tuple[str, str]:
         if claim.answer not in _RELATIONS:
             raise ValueError(f"not a comparison: {claim.answer!r}")
         holds = f"({_RELATIONS[claim.answer]} {_smt_expr(question.left, prefix)} {_smt_expr(question.right, prefix)})"
+    elif isinstance(question, Factors):
+        holds = _factor_pairs_hold(claim.answer, _smt_expr(question.number, prefix), prefix, lines)
     else:
         assert isinstance(question, Ask)
         values = claim.answer if isinstance(claim.answer, dict) else {question.names[0]: claim.answer}
@@ -91,6 +98,21 @@ def translate(claim: Claim, tag: str) -> tuple[str, str]:
     lines.append(f"(declare-const {tag} Bool)")
     lines.append(f"(assert (= {tag} {holds}))")
     return "\n".join(lines), tag
+
+
+def _factor_pairs_hold(pairs, number: str, prefix: str, lines: list[str]) -> str:
+    """The claim that `pairs` are exactly the factor pairs (a <= b) of `number`: each multiplies to
+    it, and any a <= b that multiplies to it is one of them (a, b are free: a model is a missing pair)."""
+    pairs = tuple(pairs)
+    ordered = all(0 < a <= b for a, b in pairs) and all(x[0] < y[0] for x, y in zip(pairs, pairs[1:]))
+    if not pairs or not ordered:
+        return "false"
+    a, b = f"{prefix}factor_a", f"{prefix}factor_b"
+    lines += [f"(declare-const {a} Int)", f"(declare-const {b} Int)"]
+    products = " ".join(f"(= {smt_number(Fraction(x * y))} {number})" for x, y in pairs)
+    listed = " ".join(f"(and (= {a} {x}) (= {b} {y}))" for x, y in pairs)
+    divides = f"(and (>= {a} 1) (<= {a} {b}) (= (to_real (* {a} {b})) {number}))"
+    return f"(and {products} (=> {divides} (or {listed} false)))"
 
 
 def _check(text: str, timeout_ms: int) -> tuple[z3.CheckSatResult, z3.Solver]:
