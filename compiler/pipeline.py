@@ -187,7 +187,7 @@ class StandardCompiler:
             t5 = time.perf_counter()
             seconds["constraints"] += t5 - t4
             try:
-                rendered = self.renderer.render(parsed, rng)
+                rendered = self.renderer.render(parsed, rng, answer)
             except Unfaithful as error:
                 seconds["render"] += time.perf_counter() - t5
                 self._reject(str(error))

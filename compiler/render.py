@@ -24,15 +24,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mathcamps.errors import MathcampsError
-from mathcamps.language import Let, Num, Program, Solve, format_expr, format_number, format_program
+from mathcamps.language import BinOp, Let, Num, Program, Solve, format_expr, format_number, format_program
 from mathcamps.records import Provenance, Span
 from mathcamps.registry import RenderSpec, format_validation_error
 
 _ENGINE = inflect.engine()
-_MARK = re.compile("\x00(\\d+)\x00")
+_MARK = re.compile("\x00(\\d+)(?::(\\d+))?\x00")  # a literal, and the decimal places to pad it to
 _PART = "\x01"
 ANY_SHAPE = "*"  # a frame for any shape that has no frame of its own (e.g. one that shows the expression)
-MATH_SYMBOLS = {"+": "+", "-": "-", "*": "×", "/": "÷", "^": "^"}
+FRACTION_BAR = "frac"  # an operator of the writer only: a fraction a/b binds tighter than anything
+MATH_SYMBOLS = {"+": "+", "-": "-", "*": "×", "/": "÷", "^": "^", "//": "÷", "%": "mod", FRACTION_BAR: "\x02"}
 NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
@@ -61,6 +62,11 @@ class Frame(_Strict):
     question: str
     unit: str | None = None
     themes: list[str] | None = None
+    when: str | None = Field(
+        default=None,
+        description="a Jinja condition on the numbers n1, n2, ... and the answer (exact values) "
+        "that the story needs, e.g. `n1 <= n2` for '3/4 of the 8 apples'",
+    )
 
 
 class FrameFile(_Strict):
@@ -101,7 +107,7 @@ def _load_yaml(path: Path, model: type[BaseModel]):
 def shape_of(program: Program) -> str:
     """The program's text with every literal written N: the key of its frames."""
     text = format_program(program)
-    return re.sub(r"(?<![A-Za-z_])\d+(\.\d+)?", "N", text)
+    return re.sub(r"(?<![A-Za-z_\d])-?\d+(\.\d+)?", "N", text)
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,10 @@ class Quantity:
 
     def __str__(self) -> str:
         return f"\x00{self.index}\x00"
+
+    def padded(self, places: int) -> str:
+        """The marker of this literal written with at least `places` decimal places if not whole ($2.50)."""
+        return f"\x00{self.index}:{places}\x00"
 
 
 @cache
@@ -167,40 +177,53 @@ class Renderer:
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
         # One template per frame renders story, question and unit at once (one Jinja context, not three).
         # A frame is known by `family/id`, which the records keep as provenance.
-        self.by_shape: dict[str, list[tuple[Frame, jinja2.Template, str]]] = {}
+        self.by_shape: dict[str, list[tuple[Frame, jinja2.Template, str, object]]] = {}
         for source in self.sources:
             frames: FrameFile = _load_frames(source)
             try:
                 for frame in frames.frames:
                     unit = frame.unit if frame.unit is not None else frames.unit
                     template = env.from_string(_PART.join((frame.story, frame.question, unit)))
-                    self.by_shape.setdefault(frame.shape, []).append((frame, template, f"{source.stem}/{frame.id}"))
+                    condition = env.compile_expression(frame.when) if frame.when else None
+                    self.by_shape.setdefault(frame.shape, []).append(
+                        (frame, template, f"{source.stem}/{frame.id}", condition)
+                    )
             except jinja2.TemplateSyntaxError as error:
                 raise TemplateError(f"{source}: line {error.lineno} of a frame: {error.message}") from None
 
     def shapes(self) -> set[str]:
         return set(self.by_shape)
 
-    def render(self, program: Program, rng: random.Random) -> Rendered:
-        """A statement for the program, with the provenance of each span; Unfaithful if it fails the check."""
+    def render(self, program: Program, rng: random.Random, answer=None) -> Rendered:
+        """A statement for the program, with the provenance of each span; Unfaithful if it fails the check.
+
+        `answer` is what the frames' `when` conditions may test, with the numbers."""
         shape = shape_of(program)
         candidates = self.by_shape.get(shape) or self.by_shape.get(ANY_SHAPE)
         if not candidates:
             raise Unfaithful(f"render: no frame for shape {shape!r} in {', '.join(p.name for p in self.sources)}")
         theme_name = rng.choice(self.spec.themes)
         usable = [c for c in candidates if c[0].themes is None or theme_name in c[0].themes]
+        if any(c[3] is not None for c in usable):
+            values = condition_values(program, answer)
+            usable = [c for c in usable if c[3] is None or c[3](**values)]
         if not usable:
-            raise Unfaithful(f"render: no frame for shape {shape!r} with theme {theme_name}")
+            raise Unfaithful(f"render: no frame for shape {shape!r} with theme {theme_name} fits these numbers")
         return self._render(program, rng.choice(usable), theme_name, rng)
+
+    def frame(self, frame_id: str) -> tuple:
+        """The compiled frame `family/id`: (frame, template, id, condition)."""
+        for compiled in (c for frames in self.by_shape.values() for c in frames):
+            if compiled[2] == frame_id:
+                return compiled
+        raise KeyError(frame_id)
 
     def render_frame(self, program: Program, frame_id: str, theme: str, rng: random.Random) -> Rendered:
         """The statement one frame (`family/id`) gives with one theme (for checking frames against themes)."""
-        frames = self.by_shape.get(shape_of(program)) or self.by_shape.get(ANY_SHAPE, [])
-        (compiled,) = [c for c in frames if c[2] == frame_id]
-        return self._render(program, compiled, theme, rng)
+        return self._render(program, self.frame(frame_id), theme, rng)
 
     def _render(self, program: Program, compiled: tuple, theme_name: str, rng: random.Random) -> Rendered:
-        frame, template, frame_key = compiled
+        frame, template, frame_key, _ = compiled
         literals = program.literals()
         context = self._context(theme_name, program, literals, rng)
         try:
@@ -219,9 +242,22 @@ class Renderer:
         # The program itself in school notation, each literal written through its marker (in
         # reading order, so the markers are consumed in the order the literals were numbered).
         markers = iter(quantities)
+        fractions = self.spec.fractions
+
+        def number(value: Fraction, first: list = [True]) -> str:
+            # A negative number after the first gets parentheses: 5 - (-3), 4 × (-2).
+            marker = str(next(markers))
+            wrapped = f"({marker})" if value < 0 and not first[0] else marker
+            first[0] = False
+            return wrapped
 
         def write(expr) -> str:
-            return format_expr(expr, number=lambda _: str(next(markers)), symbols=MATH_SYMBOLS)
+            first = [True]
+            numbered = lambda value: number(value, first)  # noqa: E731
+            if fractions:
+                text = format_expr(_as_fractions(expr), number=numbered, symbols=MATH_SYMBOLS)
+                return text.replace(" \x02 ", "/")
+            return format_expr(expr, number=numbered, symbols=MATH_SYMBOLS)
 
         statements = program.statements
         if len(statements) == 1 and isinstance(statements[0], Let):
@@ -243,10 +279,26 @@ class Renderer:
             count=_count,
             plural=plural,
             a=with_article,
-            money=lambda q: f"${q}" if currency == "dollars" else f"{q}¢",
+            money=lambda q: f"${q.padded(2)}" if currency == "dollars" else f"{q}¢",
             measure=lambda q: _count(q, unit) if unit else str(q),
         )
         return context
+
+
+def condition_values(program: Program, answer) -> dict:
+    """What a frame's `when` condition sees: n1, n2, ... and the answer, as exact values."""
+    values = {f"n{i + 1}": n.value for i, n in enumerate(program.literals())}
+    values["answer"] = answer
+    return values
+
+
+def _as_fractions(expr):
+    """The expression with each quotient of two literals as one fraction node (written a/b)."""
+    if isinstance(expr, BinOp):
+        if expr.op == "/" and isinstance(expr.left, Num) and isinstance(expr.right, Num):
+            return BinOp(FRACTION_BAR, expr.left, expr.right)
+        return BinOp(expr.op, _as_fractions(expr.left), _as_fractions(expr.right))
+    return expr
 
 
 def _person(person: Person, suffix: str) -> dict:
@@ -271,7 +323,7 @@ def _fill(text: str, literals: list[Num], offset: int, spans: list[SpanTuple], s
         out.append(chunk)
         length += len(chunk)
         index = int(match.group(1))
-        number = _display(literals[index].value)
+        number = _display(literals[index].value, int(match.group(2) or 0))
         spans.append(SpanTuple(length, length + len(number), f"literal {index}"))
         out.append(number)
         length += len(number)
@@ -295,11 +347,20 @@ def _resolve(story: str, question: str, unit: str, literals: list[Num], frame: s
     return Rendered(statement, frame, theme, spans)
 
 
-def _display(value: Fraction) -> str:
-    """A literal as the statement writes it: thousands separated by commas (9,212), decimals exact."""
-    if value.denominator == 1 and abs(value) >= 1000:
-        return f"{value.numerator:,}"
-    return format_number(value)
+def _display(value: Fraction, places: int = 0) -> str:
+    """A literal as the statement writes it: thousands separated by commas (9,212), decimals exact,
+    and a number that is not whole padded to `places` decimal places ($2.50)."""
+    if value.denominator == 1:
+        return f"{value.numerator:,}" if abs(value) >= 1000 else str(value.numerator)
+    text = format_number(value)
+    whole, _, decimals = text.partition(".")
+    whole = f"{int(whole):,}" if abs(value) >= 1000 else whole
+    return f"{whole}.{decimals.ljust(places, '0')}"
+
+
+def said_number(text: str) -> Fraction:
+    """The value a number written in a statement stands for (9,212 or 2.50 or -3)."""
+    return Fraction(text.replace(",", ""))
 
 
 def check_faithful(
@@ -313,7 +374,7 @@ def check_faithful(
     literal_spans = [s for s in spans if s.source.startswith("literal ")]
     for span in literal_spans:
         index = int(span.source.split()[1])
-        if statement[span.start : span.end] != _display(values[index]):
+        if said_number(statement[span.start : span.end]) != values[index]:
             raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say literal {index}")
     masked = list(statement)
     for span in literal_spans:
@@ -322,6 +383,9 @@ def check_faithful(
     if _DIGIT.search(rest):
         raise Unfaithful("faithfulness: a number in the text that is not a quantity of the program")
     words = {w.lower() for w in _WORD.findall(rest)}
+    if "%" in rest or "percent" in words:
+        # The language has no percent: a percent in the text could only misstate the program.
+        raise Unfaithful("faithfulness: a percent in the text that is not in the program")
     if words & NUMBER_WORDS:
         raise Unfaithful(f"faithfulness: number word(s) {sorted(words & NUMBER_WORDS)} in the text")
     (question,) = [s for s in spans if s.source == "question"]

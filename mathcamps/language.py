@@ -150,7 +150,9 @@ def free_names(expr: Expr) -> list[str]:
 
 # ---------------------------------------------------------------- printing
 
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "^": 3}
+# "frac" is no operator of the language: writers use it for a quotient of two literals shown as one
+# fraction (3/4), which reads as a division would.
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "^": 3, "frac": 2}
 MAX_EXPONENT = 64  # a larger (or non-whole, or negative) exponent is not a school power
 
 # What each operator does to two exact numbers (Fractions and sympy Rationals alike). `//` and `%`
