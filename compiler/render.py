@@ -39,6 +39,7 @@ NUMBER_WORDS = frozenset(
     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
     "thousand million twice double triple dozen half pair first second third".split()
 )
+_NEGATIVE_FRACTION = re.compile("\\((\x00\\d+\x00)\\)/(\x00\\d+\x00)")
 _WORD = re.compile(r"[A-Za-z]+")
 _DIGIT = re.compile(r"\d")
 
@@ -256,7 +257,8 @@ class Renderer:
             numbered = lambda value: number(value, first)  # noqa: E731
             if fractions:
                 text = format_expr(_as_fractions(expr), number=numbered, symbols=MATH_SYMBOLS)
-                return text.replace(" \x02 ", "/")
+                # A negative fraction after the first number: (-3/4), not (-3)/4.
+                return _NEGATIVE_FRACTION.sub(r"(\1/\2)", text.replace(" \x02 ", "/"))
             return format_expr(expr, number=numbered, symbols=MATH_SYMBOLS)
 
         statements = program.statements

@@ -10,7 +10,10 @@ bound by the rule they stand in (their role):
     unknown  introduces an unknown             x, y, z, ...
     var      refers to a quantity: the oldest one not yet used, else the newest;
              where there are unknowns and no quantities, the unknowns in turn (x, y, x, ...)
-    ask      names the answer: unknowns first, else the newest unused quantity
+    again    refers again to what the previous statement referred to, in the same order
+             (after `let c = a // b`, `again % again` is `a % b`)
+    ask      names the answer: unknowns first, else the newest unused quantity; a question
+             that names k quantities names the k newest unused ones, oldest first
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from lark.lexer import PatternStr
 from mathcamps.errors import MathcampsError
 from mathcamps.language import Grammar, Program
 
-ROLES = ("let", "unknown", "var", "ask")
+ROLES = ("let", "unknown", "var", "again", "ask")
 LET_NAMES = "abcdefghijklmnopqrstuvw"
 UNKNOWN_NAMES = "xyz"
 _NUMBER, _NAME = "NUMBER", "NAME"
@@ -219,8 +222,14 @@ def bind_names(derivation: list[tuple]) -> list:
     words: list = []
     holes = 0
     unknown_refs = 0
+    previous_refs: list[str] = []
+    refs: list[str] = []
+    repeated = 0
+    asks_left = sum(1 for kind, value in derivation if kind == "name" and value == "ask")
     for kind, value in derivation:
         if kind == "lit":
+            if value == "\n":
+                previous_refs, refs, repeated = refs, [], 0
             words.append(value)
         elif kind == "hole":
             words.append(holes)
@@ -247,6 +256,14 @@ def bind_names(derivation: list[tuple]) -> list:
             else:
                 raise Rejected("sampler: a reference before any quantity is defined")
             used.add(name)
+            refs.append(name)
+            words.append(name)
+        elif value == "again":
+            if not previous_refs:
+                raise Rejected("sampler: `again` where the previous statement refers to nothing")
+            name = previous_refs[repeated % len(previous_refs)]
+            repeated += 1
+            refs.append(name)
             words.append(name)
         else:  # ask
             pending = [u for u in unknowns if u not in asked]
@@ -254,12 +271,13 @@ def bind_names(derivation: list[tuple]) -> list:
             if pending:
                 name = pending[0]
             elif unused:
-                name = unused[-1]
+                name = unused[-min(asks_left, len(unused))]
             elif defined:
                 name = defined[-1]
             else:
                 raise Rejected("sampler: a question before any quantity is defined")
             asked.add(name)
+            asks_left -= 1
             words.append(name)
     while words and words[-1] == "\n":
         words.pop()

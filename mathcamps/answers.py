@@ -20,7 +20,7 @@ class AnswerKind(str, Enum):
     decimal = "decimal"  # an exact, terminating decimal: 2.75
     comparison = "comparison"  # one of <, >, =
     assignment = "assignment"  # values of several unknowns: x = 3, y = 4
-    remainder = "remainder"  # a whole quotient and its remainder: 7 R 3
+    remainder = "remainder"  # a whole quotient and its remainder: 7 R 3 (or one of the two: 7)
     pairs = "pairs"  # every factor pair of a whole number, smaller factor first: (1, 6), (2, 3)
 
 
@@ -47,6 +47,8 @@ def format_answer(kind: AnswerKind, value: Value) -> str:
     if kind is AnswerKind.assignment:
         assert isinstance(value, dict)
         return ", ".join(f"{name} = {format_answer(AnswerKind.fraction, v)}" for name, v in value.items())
+    if kind is AnswerKind.remainder and isinstance(value, Fraction):
+        return format_answer(AnswerKind.integer, value)  # a question that asks one of the two
     if kind is AnswerKind.remainder:
         quotient, remainder = value.values() if isinstance(value, dict) else value
         if quotient.denominator != 1 or remainder.denominator != 1:
@@ -105,6 +107,8 @@ def parse_answer(kind: AnswerKind, text: str) -> Value:
                 raise AnswerError(f"not an assignment 'x = 3, y = 4': {text!r}")
             values[name.strip()] = parse_number(number)
         return values
+    if kind is AnswerKind.remainder and text.strip().isdigit():
+        return Fraction(int(text))
     if kind is AnswerKind.remainder:
         match = _REMAINDER.match(text)
         if not match:

@@ -151,8 +151,8 @@ def free_names(expr: Expr) -> list[str]:
 # ---------------------------------------------------------------- printing
 
 # "frac" is no operator of the language: writers use it for a quotient of two literals shown as one
-# fraction (3/4), which reads as a division would.
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "^": 3, "frac": 2}
+# fraction (3/4), a single number that needs no parentheses.
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "^": 3, "frac": 4}
 MAX_EXPONENT = 64  # a larger (or non-whole, or negative) exponent is not a school power
 
 # What each operator does to two exact numbers (Fractions and sympy Rationals alike). `//` and `%`
@@ -277,6 +277,9 @@ class ProgramBuilder(Transformer):
         return Var(str(token))
 
     def node_unknown(self, token: Token) -> Var:
+        return Var(str(token))
+
+    def node_again(self, token: Token) -> Var:
         return Var(str(token))
 
     def node_add(self, left, right) -> BinOp:
