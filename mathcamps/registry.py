@@ -63,6 +63,13 @@ class AnswerSpec(_Strict):
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
 
+class FractionSpec(_Strict):
+    """What a fraction may be: a quotient of two literals, such as 3 / 4."""
+
+    whole: bool = Field(default=True, description="a fraction may equal a whole number (6/2, 4/4)")
+    improper: bool = Field(default=True, description="a fraction may be greater than 1 (7/4)")
+
+
 class RenderSpec(_Strict):
     """Which frames and vocabulary turn this standard's programs into text."""
 
@@ -103,6 +110,7 @@ class Definition(_Strict):
         description="a rule whose literals (with the unknown, if any) are the sides of one polygon: "
         "each side must be shorter than all the others together",
     )
+    fractions: FractionSpec = Field(default_factory=FractionSpec)
     unique: Literal["program", "statement"] = Field(
         default="program",
         description="what no two problems share: the program, or (for standards with few programs) the statement",

@@ -7,7 +7,21 @@ from fractions import Fraction
 import z3
 
 from mathcamps.answers import AnswerKind
-from mathcamps.language import MAX_EXPONENT, OPERATIONS, Ask, Expr, Factors, Hole, Let, Num, Program, Var, decimal_places
+from mathcamps.language import (
+    MAX_EXPONENT,
+    OPERATIONS,
+    Ask,
+    BinOp,
+    Expr,
+    Factors,
+    Hole,
+    Let,
+    Num,
+    Program,
+    Var,
+    decimal_places,
+    walk,
+)
 from mathcamps.registry import Definition, Range
 
 
@@ -62,8 +76,26 @@ def evaluate(
     return value if definition is None else check_value(value, definition)
 
 
+def check_fractions(program: Program, definition: Definition) -> None:
+    """The declared rules for fractions (quotients of two literals): Violation names the one broken."""
+    rules = definition.fractions
+    if rules.whole and rules.improper:
+        return
+    for top in program.expressions():
+        for node in walk(top):
+            if isinstance(node, BinOp) and node.op == "/" and isinstance(node.left, Num) and isinstance(node.right, Num):
+                if node.right.value == 0:
+                    raise Violation("division by zero")
+                value = node.left.value / node.right.value
+                if not rules.whole and value.denominator == 1:
+                    raise Violation("fractions.whole: a fraction that is a whole number")
+                if not rules.improper and abs(value) > 1:
+                    raise Violation("fractions.improper: a fraction greater than 1")
+
+
 def check_problem(program: Program, definition: Definition, unknowns: dict[str, Fraction]) -> None:
     """Every declared constraint on a finished problem; Violation names the first one broken."""
+    check_fractions(program, definition)
     literals = [n.value for n in program.literals()]
     for value in literals:
         check_literal(value, definition)

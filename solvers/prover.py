@@ -9,6 +9,7 @@ the second check names the problems whose claim fails; `unknown` is never a pass
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Union
@@ -89,7 +90,8 @@ def translate(claim: Claim, tag: str) -> tuple[str, str]:
             raise ValueError(f"not a comparison: {claim.answer!r}")
         holds = f"({_RELATIONS[claim.answer]} {_smt_expr(question.left, prefix)} {_smt_expr(question.right, prefix)})"
     elif isinstance(question, Factors):
-        holds = _factor_pairs_hold(claim.answer, _smt_expr(question.number, prefix), prefix, lines)
+        number = question.number.value if isinstance(question.number, Num) else None
+        holds = _factor_pairs_hold(claim.answer, _smt_expr(question.number, prefix), prefix, lines, number)
     else:
         assert isinstance(question, Ask)
         values = claim.answer if isinstance(claim.answer, dict) else {question.names[0]: claim.answer}
@@ -100,19 +102,32 @@ def translate(claim: Claim, tag: str) -> tuple[str, str]:
     return "\n".join(lines), tag
 
 
-def _factor_pairs_hold(pairs, number: str, prefix: str, lines: list[str]) -> str:
+def _factor_pairs_hold(pairs, number: str, prefix: str, lines: list[str], literal: Fraction | None) -> str:
     """The claim that `pairs` are exactly the factor pairs (a <= b) of `number`: each multiplies to
-    it, and any a <= b that multiplies to it is one of them (a, b are free: a model is a missing pair)."""
+    it, and every a <= b that multiplies to it is one of them.
+
+    For a literal n, a <= b means a <= isqrt(n): z3 checks each such a with its own integer
+    arithmetic (if a divides n, then (a, n div a) is listed), a finite ground fact it decides at once.
+    Otherwise a and b are free integers, and a model is a missing pair."""
     pairs = tuple(pairs)
     ordered = all(0 < a <= b for a, b in pairs) and all(x[0] < y[0] for x, y in zip(pairs, pairs[1:]))
     if not pairs or not ordered:
         return "false"
+    products = " ".join(f"(= {smt_number(Fraction(x * y))} {number})" for x, y in pairs)
+
+    def listed(a: str, b: str) -> str:
+        return "(or " + " ".join(f"(and (= {a} {x}) (= {b} {y}))" for x, y in pairs) + ")"
+
+    if literal is not None and literal.denominator == 1 and 0 < literal <= 10**8:
+        n = literal.numerator
+        complete = " ".join(
+            f"(=> (= (mod {n} {a}) 0) {listed(str(a), f'(div {n} {a})')})" for a in range(1, math.isqrt(n) + 1)
+        )
+        return f"(and {products} {complete})"
     a, b = f"{prefix}factor_a", f"{prefix}factor_b"
     lines += [f"(declare-const {a} Int)", f"(declare-const {b} Int)"]
-    products = " ".join(f"(= {smt_number(Fraction(x * y))} {number})" for x, y in pairs)
-    listed = " ".join(f"(and (= {a} {x}) (= {b} {y}))" for x, y in pairs)
     divides = f"(and (>= {a} 1) (<= {a} {b}) (= (to_real (* {a} {b})) {number}))"
-    return f"(and {products} (=> {divides} (or {listed} false)))"
+    return f"(and {products} (=> {divides} {listed(a, b)}))"
 
 
 def _check(text: str, timeout_ms: int) -> tuple[z3.CheckSatResult, z3.Solver]:

@@ -8,15 +8,16 @@ from hypothesis import strategies as st
 
 from mathcamps.language import Ask, BinOp, Let, Num, Program, Solve, Var
 
-numbers = st.integers(min_value=0, max_value=999).map(lambda n: Num(Fraction(n)))
-decimals = st.integers(min_value=1, max_value=9999).map(lambda n: Num(Fraction(n, 100)))
+numbers = st.integers(min_value=-99, max_value=999).map(lambda n: Num(Fraction(n)))
+decimals = st.integers(min_value=-9999, max_value=9999).map(lambda n: Num(Fraction(n, 100)))
+OPERATORS = ("+", "-", "*", "/", "//", "%")
 
 
 def expressions(names: list[str], max_leaves: int = 6):
     leaves = st.one_of(numbers, decimals, *([st.sampled_from(names).map(Var)] if names else []))
     return st.recursive(
         leaves,
-        lambda inner: st.builds(BinOp, st.sampled_from("+-*/"), inner, inner),
+        lambda inner: st.builds(BinOp, st.sampled_from(OPERATORS), inner, inner),
         max_leaves=max_leaves,
     )
 

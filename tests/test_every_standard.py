@@ -130,6 +130,21 @@ def test_no_duplicates_among_200(compiled, registry, standard_id):
     assert len({p.statement for p in problems}) == len(problems)
 
 
+def test_every_story_fits_its_numbers(compiled, registry, standard_id):
+    """A frame with a `when` condition (3/4 OF the rope, a whole number of bottles) is only used
+    where its condition holds for the problem's numbers and answer."""
+    from mathcamps.compiler.render import condition_values
+
+    problems, compiler = compiled[standard_id]
+    definition = registry.get(standard_id).definition
+    for problem in problems:
+        condition = compiler.renderer.frame(problem.render.frame)[3]
+        if condition is not None:
+            program = parse_program(problem.program)
+            answer = solve(program, (definition.values.min, definition.values.max)).answer(program.question)
+            assert condition(**condition_values(program, answer)), (problem.id, problem.statement)
+
+
 def test_statements_vary_in_frames_and_themes(compiled, registry, standard_id):
     problems, _ = compiled[standard_id]
     assert len({p.render.frame for p in problems}) >= 3

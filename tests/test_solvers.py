@@ -23,6 +23,12 @@ def _fraction_value(expr, env):
     left, right = _fraction_value(expr.left, env), _fraction_value(expr.right, env)
     if expr.op == "/" and right == 0:
         raise ZeroDivisionError
+    if expr.op in ("//", "%"):
+        # A whole quotient and remainder are defined for whole dividends and positive divisors only.
+        if left.denominator != 1 or right.denominator != 1 or left < 0 or right <= 0:
+            raise ZeroDivisionError
+        quotient = left.numerator // right.numerator
+        return Fraction(quotient if expr.op == "//" else left.numerator - quotient * right.numerator)
     return {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
             "/": lambda: left / right}[expr.op]()
 
