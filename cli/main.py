@@ -197,3 +197,52 @@ def _counts(s) -> tuple[str, ...]:
     rate = s.problems / s.total_seconds if s.total_seconds else 0.0
     accepted = f"{100 * s.problems / s.candidates:.0f}%" if s.candidates else "-"
     return str(s.problems), str(s.candidates), accepted, f"{rate:,.0f}"
+
+
+@app.command("validate")
+@user_errors
+def validate_command(
+    paths: Annotated[list[Path], typer.Argument(help="JSONL records, MathCAMPS v1 .json files, or folders of them.")],
+    report: Annotated[
+        Optional[Path], typer.Option("--report", help="Write every problem's verdict to this JSON file.")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (same verdicts for any number).")] = 1,
+) -> None:
+    """Re-derive every answer from its program (sympy, then z3) and say whether the stored one holds.
+
+    Exits 0 only when every problem agrees."""
+    from mathcamps.compiler.validate import AGREES, DISAGREES, UNPARSEABLE, UNPROVED, run
+
+    shown = []
+
+    def note(verdict) -> None:
+        if verdict.verdict != AGREES and len(shown) < 20:
+            shown.append(verdict)
+
+    with Progress(TextColumn("[bold]validating"), MofNCompleteColumn(), TimeElapsedColumn(), console=errors,
+                  transient=True, auto_refresh=False) as progress:
+        task = progress.add_task("validating", total=None)
+
+        def advance(verdict) -> None:
+            note(verdict)
+            progress.update(task, advance=1)
+            if progress.tasks[task].completed % 200 == 0:
+                progress.refresh()
+
+        summary = run(paths, workers, report, advance)
+    table = Table(title="validation", expand=False)
+    columns = ("standard", "problems", AGREES, DISAGREES, UNPARSEABLE, UNPROVED)
+    for column in columns:
+        table.add_column(column, justify="left" if column == "standard" else "right", no_wrap=True)
+    for standard, counts in summary.counts.items():
+        table.add_row(standard, str(sum(counts.values())), *(str(counts[v]) for v in columns[2:]))
+    total = summary.total()
+    table.add_row("all", str(sum(total.values())), *(str(total[v]) for v in columns[2:]), style="bold")
+    console.print(table)
+    console.print("problems read: " + ", ".join(f"{n} {kind}" for kind, n in summary.kinds.most_common()), highlight=False)
+    for verdict in shown:
+        console.print(f"[yellow]{verdict.verdict}[/] {verdict.id} ({verdict.source}): {verdict.reason}", highlight=False)
+    if report is not None:
+        console.print(f"wrote the verdict of every problem to {report}")
+    if not summary.all_agree:
+        raise typer.Exit(1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from enum import Enum
 from fractions import Fraction
 from typing import Union
@@ -132,3 +134,90 @@ def parse_answer(kind: AnswerKind, text: str) -> Value:
     if kind is AnswerKind.decimal and decimal_places(value) is None:
         raise AnswerError(f"not an exact decimal: {text!r}")
     return value
+
+
+# ---------------------------------------------------------------- stored answers of any dataset
+
+FLOAT_DIGITS = 15  # a decimal with this many significant digits or more is a printed float
+
+
+@dataclass(frozen=True)
+class Rounded:
+    """A decimal that stands for the rational it rounds: a float printed to 15 significant digits
+    (MathCAMPS v1 writes 30/29 as 1.03448275862069)."""
+
+    text: str
+
+    def admits(self, value: Fraction) -> bool:
+        """Whether `value` rounded to as many significant digits as the text has is the text: the
+        exact value, or the double nearest to it (which is what a float computation printed)."""
+        stored = Decimal(self.text)
+        digits = len(stored.as_tuple().digits)
+        for rounding in (ROUND_HALF_EVEN, ROUND_HALF_UP):
+            with localcontext() as context:
+                context.prec, context.rounding = digits, rounding
+                exact = Decimal(value.numerator) / Decimal(value.denominator)
+                if exact == stored or +Decimal(float(value)) == stored:
+                    return True
+        return False
+
+
+_LEGACY_PAIRS = re.compile(r"^\s*\[(.*)\]\s*$", re.S)
+_LEGACY_MAP = re.compile(r"^\s*\{(.*)\}\s*$", re.S)
+
+
+def _read_number(text: str):
+    text = text.strip()
+    mixed = _MIXED.match(text)
+    if mixed:
+        return parse_answer(AnswerKind.mixed, text)
+    decimal = re.fullmatch(r"-?\d+\.\d+", text)
+    if decimal and len(Decimal(text).as_tuple().digits) >= FLOAT_DIGITS:
+        return Rounded(text)
+    return parse_number(text)
+
+
+def read_answer(text: str):
+    """A stored answer of any kind, in our canonical texts or MathCAMPS v1's: a number (Fraction,
+    or Rounded for a printed float), a comparison symbol, factor pairs, a quotient with remainder
+    (a pair of Fractions), or a mapping of names to numbers. AnswerError if it is none of these."""
+    text = text.strip()
+    if text in COMPARISONS:
+        return text
+    if _REMAINDER.match(text):
+        return parse_answer(AnswerKind.remainder, text)
+    legacy = _LEGACY_PAIRS.match(text)
+    if legacy or text.startswith("("):
+        return parse_answer(AnswerKind.pairs, legacy.group(1) if legacy else text)
+    mapping = _LEGACY_MAP.match(text)
+    if mapping or "=" in text:
+        values = {}
+        for part in (mapping.group(1) if mapping else text).split(","):
+            name, sep, number = part.partition(":" if mapping else "=")
+            if not sep or not re.fullmatch(r"[A-Za-z_]\w*", name.strip()):
+                raise AnswerError(f"not a value per name ('x = 3, y = 4' or '{{x: 3, y: 4}}'): {text!r}")
+            values[name.strip()] = _read_number(number)
+        return values
+    return _read_number(text)
+
+
+def _same_number(expected, stored) -> bool:
+    if isinstance(stored, Rounded):
+        return isinstance(expected, Fraction) and stored.admits(expected)
+    return isinstance(expected, Fraction) and expected == stored
+
+
+def answer_agrees(expected, stored) -> bool:
+    """Whether a stored answer (read by read_answer) says the exact answer `expected` (a Fraction,
+    a comparison, factor pairs, or a value per asked name)."""
+    if isinstance(expected, str) or isinstance(stored, str):
+        return expected == stored
+    if isinstance(expected, dict):
+        if isinstance(stored, tuple) and len(expected) == 2 and len(stored) == 2:
+            return all(_same_number(e, s) for e, s in zip(expected.values(), stored))
+        return isinstance(stored, dict) and set(stored) == set(expected) and all(
+            _same_number(expected[name], stored[name]) for name in expected
+        )
+    if isinstance(expected, tuple):  # factor pairs
+        return isinstance(stored, tuple) and tuple(tuple(p) for p in stored) == tuple(tuple(p) for p in expected)
+    return _same_number(expected, stored)

@@ -362,11 +362,14 @@ class Grammar:
         """The Program that `text` denotes; ProgramError names line, column and what was expected.
 
         `holes` maps offsets of literals to hole numbers, for skeletons."""
+        return _program_from_tree(self.parse_tree(text, source, holes))
+
+    def parse_tree(self, text: str, source: str = "<program>", holes: dict[int, int] | None = None):
+        """What the builder makes of `text`: AST nodes, in the trees of the grammar's own rules."""
         self.builder.holes = holes
         try:
             tree = self.lark.parse(text)
-            if not self.inline:
-                tree = self.builder.transform(tree)
+            return tree if self.inline else self.builder.transform(tree)
         except UnexpectedInput as error:
             expected = sorted(getattr(error, "expected", None) or getattr(error, "allowed", None) or [])
             hint = f"; expected one of: {', '.join(expected)}" if expected else ""
@@ -374,11 +377,10 @@ class Grammar:
             raise ProgramError(
                 f"{source}:{error.line}:{error.column}: not in grammar {self.path.name}{hint}\n{context}"
             ) from None
-        except VisitError as error:  # pragma: no cover - a Transformer bug, not user input
+        except VisitError as error:
             raise ProgramError(f"{source}: cannot build the program: {error.orig_exc}") from None
         finally:
             self.builder.holes = None
-        return _program_from_tree(tree)
 
 
 def grammar_dir() -> Path:
@@ -386,7 +388,7 @@ def grammar_dir() -> Path:
     return Path(str(resources.files("mathcamps.grammars")))
 
 
-def load_grammar(path: Path, start: str = "start") -> Grammar:
+def load_grammar(path: Path, start: str = "start", builder: ProgramBuilder | None = None) -> Grammar:
     """A grammar file, compiled for LALR parsing; GrammarFileError gives file:line:col on mistakes.
 
     A grammar LALR cannot parse deterministically (two ranged rules that read the same
@@ -395,7 +397,7 @@ def load_grammar(path: Path, start: str = "start") -> Grammar:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise GrammarFileError(f"{path}: cannot read grammar: {error.strerror}") from None
-    builder = ProgramBuilder()
+    builder = builder or ProgramBuilder()
     options = dict(
         start=start,
         source_path=str(path),

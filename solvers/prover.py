@@ -16,7 +16,7 @@ from typing import Union
 
 import z3
 
-from mathcamps.language import MAX_EXPONENT, Ask, BinOp, Compare, Expr, Factors, Let, Num, Program, Solve, Var
+from mathcamps.language import MAX_EXPONENT, Ask, BinOp, Compare, Expr, Factors, Let, Num, Program, Solve, Var, walk
 
 _SMT_OPS = {"+": "+", "-": "-", "*": "*", "/": "/"}
 _RELATIONS = {"<": "<", ">": ">", "=": "="}
@@ -84,6 +84,12 @@ def translate(claim: Claim, tag: str) -> tuple[str, str]:
             lines.append(f"(assert (= {prefix}{statement.name} {_smt_expr(statement.expr, prefix)}))")
         else:
             lines.append(f"(assert (= {_smt_expr(statement.left, prefix)} {_smt_expr(statement.right, prefix)}))")
+    # A division by zero is undefined, never a value: z3 (where x / 0 is some unspecified number)
+    # must not find models that divide by zero, e.g. w = 0 for 8 = 32 / w.
+    for expr in program.expressions():
+        for node in walk(expr):
+            if isinstance(node, BinOp) and node.op in ("/", "//", "%") and not isinstance(node.right, Num):
+                lines.append(f"(assert (not (= {_smt_expr(node.right, prefix)} 0.0)))")
     question = program.question
     if isinstance(question, Compare):
         if claim.answer not in _RELATIONS:

@@ -1,0 +1,364 @@
+"""Validation: re-derive every answer of a dataset from its program, and say whether the stored one holds.
+
+Reads our JSONL records and the MathCAMPS v1 layout (per-standard files of problem groups
+with `symbolic-struct`; the flat `mathcamps.json`, joined by id with the per-standard files
+of its folder). Every problem is parsed (the core or the legacy grammar), solved by sympy,
+proved by z3 and compared with the stored answer through the one answer model; our own
+records are also checked against their standard's grammar and the faithfulness of their
+statement. Input is streamed, and problems are checked in batches, in order, so the
+verdicts are the same for any number of worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from itertools import islice
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import ijson
+from pydantic import ValidationError
+
+from mathcamps.answers import AnswerError, AnswerKind, answer_agrees, format_answer, read_answer
+from mathcamps.errors import MathcampsError
+from mathcamps.language import Program, ProgramError, parse_program
+from mathcamps.legacy import parse_legacy
+from mathcamps.records import Problem
+from mathcamps.registry import DefinitionError, default_registry
+from mathcamps.solvers.exact import Unsolvable, solve
+from mathcamps.solvers.prover import PROVED, Claim, prove
+
+from mathcamps.compiler.render import SpanTuple, Unfaithful, check_faithful
+
+AGREES, DISAGREES, UNPARSEABLE, UNPROVED = "agrees", "disagrees", "unparseable", "unproved"
+VERDICTS = (AGREES, DISAGREES, UNPARSEABLE, UNPROVED)
+BATCH = 200
+FLAT_FILE = "mathcamps.json"
+
+
+class InputError(MathcampsError):
+    """A path that is not a dataset this validator reads."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One problem to validate, as read: where it came from and what it stores."""
+
+    source: str  # file:line, or file and the problem's place
+    id: str
+    standard: str | None
+    kind: str  # original, incremental or counterfactual (or the dataset's own word)
+    answer: str | None
+    program: str | None = None  # our language
+    struct: str | None = None  # the MathCAMPS v1 language
+    record: dict | None = None  # one of our records, for the checks only they allow
+    error: str | None = None  # why the item could not be read
+
+
+@dataclass(frozen=True)
+class Verdict:
+    id: str
+    standard: str | None
+    kind: str
+    source: str
+    verdict: str
+    reason: str
+    expected: str | None = None
+
+
+@dataclass
+class Summary:
+    """Counts per standard and verdict."""
+
+    counts: dict[str, Counter] = field(default_factory=dict)
+    kinds: Counter = field(default_factory=Counter)
+
+    def add(self, verdict: Verdict) -> None:
+        self.counts.setdefault(verdict.standard or "(unknown)", Counter())[verdict.verdict] += 1
+        self.kinds[verdict.kind] += 1
+
+    def total(self) -> Counter:
+        total: Counter = Counter()
+        for counter in self.counts.values():
+            total.update(counter)
+        return total
+
+    @property
+    def all_agree(self) -> bool:
+        total = self.total()
+        return sum(total.values()) > 0 and total[AGREES] == sum(total.values())
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_items(paths: Iterable[Path]) -> Iterator[Item]:
+    """The problems of every path, streamed: JSONL records, MathCAMPS v1 files, or folders of either."""
+    for path in paths:
+        if path.is_dir():
+            yield from _read_folder(path)
+        elif not path.is_file():
+            raise InputError(f"{path}: no such file or folder")
+        elif path.suffix == ".jsonl":
+            yield from _read_jsonl(path)
+        elif path.suffix == ".json":
+            yield from _read_v1_file(path, structs=None)
+        else:
+            raise InputError(f"{path}: not a dataset (expected .jsonl records, MathCAMPS v1 .json, or a folder)")
+
+
+def _read_folder(folder: Path) -> Iterator[Item]:
+    jsonl = sorted(folder.glob("*.jsonl"))
+    flat = folder / FLAT_FILE
+    per_standard = sorted(p for p in folder.glob("*.json") if p.name != FLAT_FILE)
+    if jsonl:
+        for path in jsonl:
+            yield from _read_jsonl(path)
+    elif flat.is_file():
+        # The flat file lists the release; its problems' programs are in the per-standard files.
+        structs: dict[str, str] = {}
+        for path in per_standard:
+            for item in _read_v1_file(path, structs=None):
+                if item.struct is not None:
+                    structs[item.id] = item.struct
+        yield from _read_v1_file(flat, structs=structs)
+    elif per_standard:
+        for path in per_standard:
+            yield from _read_v1_file(path, structs=None)
+    else:
+        raise InputError(f"{folder}: no .jsonl records and no MathCAMPS v1 .json files")
+
+
+def _read_jsonl(path: Path) -> Iterator[Item]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            source = f"{path}:{number}"
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as error:
+                yield Item(source, f"{path.name}:{number}", None, "?", None, error=f"not valid JSON: {error.msg}")
+                continue
+            if not isinstance(raw, dict):
+                yield Item(source, f"{path.name}:{number}", None, "?", None, error="not a JSON object")
+                continue
+            problem_id = str(raw.get("id", f"{path.name}:{number}"))
+            try:
+                record = Problem.model_validate(raw)
+            except ValidationError as error:
+                fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in error.errors())
+                yield Item(source, problem_id, raw.get("standard"), str(raw.get("kind", "?")), None, error=fields)
+                continue
+            yield Item(
+                source, record.id, record.standard, record.kind.value, record.answer, program=record.program, record=raw
+            )
+
+
+_V1_KINDS = {
+    "original problem": "original",
+    "original-problem": "original",
+    "additional information follow up": "incremental",
+    "incremental-followup": "incremental",
+    "modified information follow up": "counterfactual",
+    "counterfactual-followup": "counterfactual",
+}
+
+
+def _read_v1_file(path: Path, structs: dict[str, str] | None) -> Iterator[Item]:
+    """A MathCAMPS v1 file: a list of problem groups (per standard) or a flat list of problems."""
+    count = 0
+    try:
+        with path.open("rb") as stream:
+            for position, entry in enumerate(ijson.items(stream, "item", use_float=False)):
+                problems = entry if isinstance(entry, list) else [entry]
+                for offset, raw in enumerate(problems):
+                    count += 1
+                    where = f"{path}: problem {position}" + (f".{offset}" if isinstance(entry, list) else "")
+                    yield _v1_item(raw, where, path, structs)
+    except ijson.common.IncompleteJSONError as error:
+        yield Item(f"{path}", f"{path.name}#end", None, "?", None, error=f"truncated or broken JSON after {count} problems: {error}")
+    except ijson.common.JSONError as error:
+        yield Item(f"{path}", f"{path.name}#end", None, "?", None, error=f"not valid JSON after {count} problems: {error}")
+
+
+def _v1_item(raw, where: str, path: Path, structs: dict[str, str] | None) -> Item:
+    if not isinstance(raw, dict):
+        return Item(where, where, None, "?", None, error="not a problem object")
+    problem_id = str(raw.get("id", where))
+    kind = _V1_KINDS.get(str(raw.get("tag", raw.get("type", ""))), str(raw.get("tag", raw.get("type", "?"))))
+    missing = [name for name in ("id", "standard", "answer") if name not in raw]
+    struct = raw.get("symbolic-struct")
+    if struct is None and structs is not None:
+        struct = structs.get(problem_id)
+        if struct is None:
+            missing.append("symbolic-struct (none in the per-standard files of this folder)")
+    elif struct is None:
+        missing.append(f"symbolic-struct (a flat {FLAT_FILE} needs its folder: give the folder to join by id)")
+    if missing:
+        return Item(where, problem_id, raw.get("standard"), kind, None, error=f"missing field(s): {', '.join(missing)}")
+    return Item(where, problem_id, str(raw["standard"]), kind, str(raw["answer"]), struct=str(struct))
+
+
+# ---------------------------------------------------------------- checking
+
+
+@lru_cache(maxsize=1)
+def _registry():
+    return default_registry()
+
+
+def _describe(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{name} = {_describe(v)}" for name, v in value.items())
+    if isinstance(value, tuple):
+        return ", ".join(f"({a}, {b})" for a, b in value)
+    if isinstance(value, str):
+        return value
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def _our_checks(item: Item, program: Program) -> str | None:
+    """For our records: the program is in its standard's grammar, and the statement says it."""
+    record = item.record
+    try:
+        standard = _registry().get(item.standard)
+    except DefinitionError:
+        return f"unknown standard {item.standard!r}"
+    try:
+        if standard.grammar.parse(record["program"], item.id) != program:
+            return f"the program does not parse to itself under {standard.grammar_path.name}"
+    except ProgramError:
+        return f"the program is not in the grammar of {standard.id} ({standard.grammar_path.name})"
+    return None
+
+
+def _faithful(item: Item, program: Program) -> str | None:
+    record = item.record
+    spans = [SpanTuple(s["start"], s["end"], s["source"]) for s in record["render"]["spans"]]
+    seen = [int(s.source.split()[1]) for s in spans if s.source.startswith("literal ")]
+    values = [n.value for n in program.literals()]
+    try:
+        check_faithful(record["statement"], spans, len(values), seen, "", values)
+    except (Unfaithful, ValueError, IndexError) as error:
+        return f"statement: {error}"
+    return None
+
+
+def check_batch(items: list[Item]) -> list[Verdict]:
+    """The verdict of each item; z3 proves the solvable ones of the batch together."""
+    verdicts: list[Verdict | None] = [None] * len(items)
+    pending: list[tuple[int, Program, object, tuple | None]] = []
+
+    def verdict(i: int, kind: str, reason: str, expected: str | None = None) -> None:
+        item = items[i]
+        verdicts[i] = Verdict(item.id, item.standard, item.kind, item.source, kind, reason, expected)
+
+    for i, item in enumerate(items):
+        if item.error is not None:
+            verdict(i, UNPARSEABLE, item.error)
+            continue
+        try:
+            program = parse_legacy(item.struct, item.id) if item.struct is not None else parse_program(item.program, item.id)
+        except ProgramError as error:
+            verdict(i, UNPARSEABLE, str(error).splitlines()[0])
+            continue
+        domain = None
+        if item.record is not None:
+            problem = _our_checks(item, program)
+            if problem is not None:
+                verdict(i, UNPARSEABLE, problem)
+                continue
+            values = _registry().get(item.standard).definition.values
+            domain = (values.min, values.max)
+        try:
+            expected = solve(program, domain).answer(program.question)
+        except Unsolvable as error:
+            verdict(i, UNPROVED, f"sympy: {error}")
+            continue
+        pending.append((i, program, expected, domain))
+    proofs = prove([Claim(program, expected, domain) for _, program, expected, domain in pending])
+    for (i, program, expected, _), proof in zip(pending, proofs):
+        item = items[i]
+        shown = _describe(expected)
+        if proof != PROVED:
+            verdict(i, UNPROVED, proof, shown)
+            continue
+        try:
+            stored = read_answer(item.answer)
+        except AnswerError as error:
+            verdict(i, DISAGREES, f"the stored answer cannot be read: {error}", shown)
+            continue
+        if not answer_agrees(expected, stored):
+            verdict(i, DISAGREES, f"stored {item.answer!r}, but the program gives {shown}", shown)
+            continue
+        if item.record is not None:
+            unfaithful = _faithful(item, program)
+            if unfaithful is not None:
+                verdict(i, DISAGREES, unfaithful, shown)
+                continue
+            kind = AnswerKind(item.record["answer_kind"])
+            if format_answer(kind, expected) != item.answer:
+                verdict(i, DISAGREES, f"the answer is not written canonically as a {kind}: {item.answer!r}", shown)
+                continue
+        verdict(i, AGREES, "sympy and z3 agree with the stored answer", shown)
+    return verdicts  # type: ignore[return-value]
+
+
+def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def validate(paths: Iterable[Path], workers: int = 1, batch: int = BATCH) -> Iterator[Verdict]:
+    """Every problem's verdict, in input order, for any number of worker processes."""
+    batches = _batches(read_items(paths), batch)
+    if workers <= 1:
+        for chunk in batches:
+            yield from check_batch(chunk)
+        return
+    with get_context("fork").Pool(workers) as pool:
+        for verdicts in pool.imap(check_batch, batches):
+            yield from verdicts
+
+
+def verdict_json(verdict: Verdict) -> str:
+    return json.dumps(asdict(verdict), ensure_ascii=False, sort_keys=False)
+
+
+
+def run(paths: list[Path], workers: int = 1, report: Path | None = None, on_verdict=None) -> Summary:
+    """Validates every problem of `paths`, counting verdicts per standard; with `report`, writes the
+    per-problem verdicts there as one JSON array (to a temporary file, renamed when complete)."""
+    summary = Summary()
+    temporary = None
+    out = None
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{report.name}-", suffix=".tmp", dir=report.parent)
+        temporary = Path(name)
+        out = os.fdopen(handle, "w", encoding="utf-8")
+        out.write("[")
+    try:
+        for number, verdict in enumerate(validate(paths, workers)):
+            summary.add(verdict)
+            if out is not None:
+                out.write(("\n" if number == 0 else ",\n") + verdict_json(verdict))
+            if on_verdict is not None:
+                on_verdict(verdict)
+        if out is not None:
+            out.write("\n]\n")
+            out.close()
+            os.replace(temporary, report)
+    finally:
+        if out is not None and not out.closed:
+            out.close()
+        if temporary is not None and temporary.exists():
+            temporary.unlink()
+    return summary
