@@ -18,7 +18,10 @@ demo: $(STAMP)
 	$(BIN)/mathcamps standards
 	$(BIN)/mathcamps sample 1.OA.A.1 -n 2 --seed 7
 	$(BIN)/mathcamps sample 2.MD.C.8 -n 1 --seed 7
+	$(BIN)/mathcamps sample 4.NBT.B.6 -n 1 --seed 7
+	$(BIN)/mathcamps sample 7.NS.A.2 -n 1 --seed 7
 	$(BIN)/mathcamps compile --out out/demo --per-standard 200 --seed 7 --force
+	$(BIN)/mathcamps validate out/demo/problems.jsonl --workers 2 --report out/demo/validation.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

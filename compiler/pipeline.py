@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from mathcamps.answers import format_answer
-from mathcamps.language import Ask, Program, ProgramError, format_program
+from mathcamps.language import Program, ProgramError, format_program
 from mathcamps.records import Problem, Verdicts
 from mathcamps.registry import DefinitionError, Standard
 from mathcamps.solvers.constraints import Violation, check_problem, infeasibility
