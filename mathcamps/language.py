@@ -411,7 +411,7 @@ def load_grammar(path: Path, start: str = "start", builder: ProgramBuilder | Non
         except GrammarError as error:
             if "collision" not in str(error).lower():
                 raise
-            lark, inline = Lark(text, parser="earley", ambiguity="resolve", **options), False
+            lark, inline = Lark(text, parser="earley", lexer="basic", ambiguity="resolve", **options), False
     except UnexpectedInput as error:
         raise GrammarFileError(
             f"{path}:{error.line}:{error.column}: grammar syntax error\n{error.get_context(text).rstrip()}"
