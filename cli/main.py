@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -111,7 +112,12 @@ def sample(
             f"[bold]answer:[/] {problem.answer}   "
             f"[green]sympy: {problem.verdicts.sympy}   z3: {problem.verdicts.z3}[/]"
         )
-        console.print(Panel(body, title=problem.id, subtitle=problem.render.frame, expand=False, width=88))
+        if problem.parent is None:
+            console.print(Panel(body, title=problem.id, subtitle=problem.render.frame, expand=False, width=88))
+        else:
+            # A follow-up continues the dialogue of the problem above it.
+            title = f"↳ {problem.kind.value} follow-up"
+            console.print(Padding(Panel(body, title=title, expand=False, width=84), (0, 0, 0, 4)))
 
 
 @app.command("compile")
@@ -146,6 +152,8 @@ def compile_command(
         task = progress.add_task("compiling", total=total)
 
         def advance(problem) -> None:
+            if problem.parent is not None:
+                return  # the bar counts originals; follow-ups come with them
             progress.update(task, advance=1, description=problem.standard)
             if progress.tasks[task].completed % 50 == 0:
                 progress.refresh()
@@ -159,7 +167,10 @@ def compile_command(
                 "found within the candidate budget (too few distinct programs? see `unique` and the reasons above)",
                 highlight=False,
             )
-    console.print(f"wrote {sum(s.problems for s in stats)} problems to {out / 'problems.jsonl'}")
+    followups = sum(sum(s.followups.values()) for s in stats)
+    console.print(
+        f"wrote {sum(s.problems for s in stats)} problems and {followups} follow-ups to {out / 'problems.jsonl'}"
+    )
 
 
 def print_summary(stats) -> None:
@@ -167,7 +178,7 @@ def print_summary(stats) -> None:
     from mathcamps.compiler.pipeline import STAGES, Stats
 
     table = Table(title="compiled", expand=False)
-    for column in ("standard", "problems", "candidates", "accepted", "problems/s"):
+    for column in ("standard", "problems", "follow-ups", "candidates", "accepted", "problems/s"):
         table.add_column(column, justify="left" if column == "standard" else "right", no_wrap=True)
     total = Stats("all")
     for s in stats:
@@ -196,7 +207,7 @@ def print_summary(stats) -> None:
 def _counts(s) -> tuple[str, ...]:
     rate = s.problems / s.total_seconds if s.total_seconds else 0.0
     accepted = f"{100 * s.problems / s.candidates:.0f}%" if s.candidates else "-"
-    return str(s.problems), str(s.candidates), accepted, f"{rate:,.0f}"
+    return str(s.problems), str(sum(s.followups.values())), str(s.candidates), accepted, f"{rate:,.0f}"
 
 
 @app.command("validate")

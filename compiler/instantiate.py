@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from mathcamps.answers import AnswerKind
-from mathcamps.language import Ask, BinOp, Expr, Factors, Hole, Let, Num, Program, Solve, decimal_places, free_names
+from mathcamps.language import Ask, BinOp, Expr, Hole, Let, Num, Program, Solve, decimal_places, free_names
 from mathcamps.registry import Definition
 from mathcamps.solvers.constraints import Violation, check_answer, check_fractions, check_literal, check_value, evaluate
 from mathcamps.solvers.exact import Unsolvable, solve
@@ -137,16 +137,7 @@ def fill(expr: Expr, holes: list[Fraction]) -> Expr:
 
 
 def fill_program(program: Program, holes: list[Fraction]) -> Program:
-    statements = tuple(
-        Let(s.name, fill(s.expr, holes)) if isinstance(s, Let) else Solve(fill(s.left, holes), fill(s.right, holes))
-        for s in program.statements
-    )
-    question = program.question
-    if isinstance(question, Factors):
-        question = Factors(fill(question.number, holes))
-    elif not isinstance(question, Ask):
-        question = type(question)(fill(question.left, holes), fill(question.right, holes))
-    return Program(statements, question)
+    return program.map_expressions(lambda expr: fill(expr, holes))
 
 
 @dataclass

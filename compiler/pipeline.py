@@ -17,20 +17,27 @@ from pathlib import Path
 from typing import Iterator
 
 from mathcamps.answers import format_answer
-from mathcamps.language import Program, ProgramError, format_program
-from mathcamps.records import Problem, Verdicts
+from mathcamps.language import Hole, Num, Program, ProgramError, format_program, walk
+from mathcamps.records import Problem, Provenance, Span, Verdicts
 from mathcamps.registry import DefinitionError, Standard
 from mathcamps.solvers.constraints import Violation, check_problem, infeasibility
 from mathcamps.solvers.exact import Unsolvable, solve
 from mathcamps.solvers.prover import PROVED, Claim, prove
 
+from mathcamps.compiler.followups import Counterfactuals, Followup
 from mathcamps.compiler.instantiate import Instantiator
 from mathcamps.compiler.render import Rendered, Renderer, TemplateError, Unfaithful
 from mathcamps.compiler.sampler import Rejected, Sampler, Skeleton
 
-STAGES = ("sample", "instantiate", "parse", "solve", "constraints", "render", "prove")
+STAGES = ("sample", "instantiate", "parse", "solve", "constraints", "render", "followups", "prove")
 BATCH = 200
 CANDIDATES_PER_PROBLEM = 200
+
+
+def _changeable(skeleton: Skeleton) -> tuple:
+    """(literal index, ranged rule) of each literal of the skeleton that is a hole, in reading order."""
+    literals = [node for expr in skeleton.program.expressions() for node in walk(expr) if isinstance(node, (Hole, Num))]
+    return tuple((i, skeleton.ranges[node.index]) for i, node in enumerate(literals) if isinstance(node, Hole))
 
 
 def problem_seed(seed: int, standard_id: str, index: int) -> int:
@@ -48,6 +55,7 @@ class Stats:
     candidates: int = 0
     number_attempts: int = 0
     rejections: Counter = field(default_factory=Counter)
+    followups: Counter = field(default_factory=Counter)  # follow-ups made, by kind
     seconds: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in STAGES})
 
     @property
@@ -59,6 +67,7 @@ class Stats:
         self.candidates += other.candidates
         self.number_attempts += other.number_attempts
         self.rejections.update(other.rejections)
+        self.followups.update(other.followups)
         for stage, seconds in other.seconds.items():
             self.seconds[stage] += seconds
 
@@ -73,6 +82,8 @@ class _Candidate:
     statement: str
     rendered: Rendered
     key: str
+    changeable: tuple = ()  # (literal index, its ranged rule) of each literal not fixed by the grammar
+
 
 
 class StandardCompiler:
@@ -89,6 +100,7 @@ class StandardCompiler:
         except TemplateError as error:
             raise TemplateError(f"{standard.definition_path}: {error}") from None
         self.stats = Stats(standard.id)
+        self.counterfactuals = Counterfactuals(d, self.renderer) if "counterfactual" in d.followups else None
         self._infeasible: dict[tuple, str | None] = {}
         self._check_feasible()
 
@@ -197,7 +209,9 @@ class StandardCompiler:
             if key in taken:
                 self._reject("duplicate")
                 continue
-            return _Candidate(index, parsed, text, answer, answer_text, rendered.statement, rendered, key)
+            return _Candidate(
+                index, parsed, text, answer, answer_text, rendered.statement, rendered, key, _changeable(skeleton)
+            )
         self._reject(f"exhausted: no problem in {CANDIDATES_PER_PROBLEM} candidates")
         return None
 
@@ -231,16 +245,87 @@ class StandardCompiler:
                         self._reject(verdict)
                         taken.discard(candidate.key)
                         pending.append(candidate.index)
+            followups = self._followups([accepted[i] for i in indices if i in accepted], taken)
             for i in indices:
                 if i in accepted:
                     made += 1
                     self.stats.problems += 1
-                    yield self._record(accepted[i])
+                    parent = self._record(accepted[i])
+                    yield parent
+                    for followup in followups.get(i, ()):
+                        self.stats.followups[followup.kind.value] += 1
+                        yield self._followup_record(parent, followup)
             if len(accepted) < len(indices) and not accepted:
                 break  # a standard that cannot make problems: stop rather than loop forever
         self.stats.number_attempts = self.instantiator.attempts
         self.stats.rejections.update(self.instantiator.rejections)
         self.instantiator.rejections.clear()
+
+    def _followups(self, parents: list[_Candidate], taken: set[str]) -> dict[int, list[Followup]]:
+        """The declared follow-ups of each accepted problem, proved by z3 as one batch."""
+        if self.counterfactuals is None or not parents:
+            return {}
+        t0 = time.perf_counter()
+        made: list[tuple[int, Followup]] = []
+        d = self.standard.definition
+
+        def key_of(followup: Followup) -> str:
+            key = format_program(followup.program)
+            return f"{key}\n{followup.statement}" if d.unique == "statement" else key
+
+        # A follow-up must be new among the problems before it: every earlier batch, and this
+        # batch's problems up to its parent (so it does not depend on how many are made).
+        batch = {parent.key for parent in parents}
+        earlier = taken - batch
+        seen: set[str] = set()
+
+        def fresh(followup: Followup) -> bool:
+            key = key_of(followup)
+            return key not in earlier and key not in seen
+
+        for parent in sorted(parents, key=lambda c: c.index):
+            seen.add(parent.key)
+            rng = random.Random(f"{problem_seed(self.seed, self.standard.id, parent.index)}-counterfactual")
+            try:
+                followup = self.counterfactuals.make(
+                    parent.program, parent.changeable, parent.answer, parent.rendered, rng, fresh
+                )
+            except Violation as error:
+                self._reject(str(error))
+                continue
+            seen.add(key_of(followup))
+            taken.add(key_of(followup))
+            made.append((parent.index, followup))
+        t1 = time.perf_counter()
+        self.stats.seconds["followups"] += t1 - t0
+        domain = (d.values.min, d.values.max)
+        verdicts = prove([Claim(f.program, f.answer, domain) for _, f in made])
+        self.stats.seconds["prove"] += time.perf_counter() - t1
+        proved: dict[int, list[Followup]] = {}
+        for (index, followup), verdict in zip(made, verdicts):
+            if verdict == PROVED:
+                proved.setdefault(index, []).append(followup)
+            else:
+                self._reject(f"counterfactual: {verdict}")
+        return proved
+
+    def _followup_record(self, parent: Problem, followup: Followup) -> Problem:
+        return parent.model_copy(
+            update=dict(
+                id=f"{parent.id}-{followup.kind.value}",
+                kind=followup.kind,
+                parent=parent.id,
+                program=format_program(followup.program),
+                statement=followup.statement,
+                answer=followup.answer_text,
+                verdicts=Verdicts(sympy=followup.answer_text, z3=PROVED),
+                render=Provenance(
+                    frame=f"followup/{followup.kind.value}",
+                    theme=parent.render.theme,
+                    spans=[Span(**s._asdict()) for s in followup.spans],
+                ),
+            )
+        )
 
     def _record(self, c: _Candidate) -> Problem:
         d = self.standard.definition

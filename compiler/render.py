@@ -158,6 +158,7 @@ class Rendered:
     frame: str
     theme: str
     spans: list[SpanTuple]
+    state: tuple | None = None  # the random state its people and words were drawn from (to render again)
 
     @property
     def provenance(self) -> Provenance:
@@ -223,8 +224,19 @@ class Renderer:
         """The statement one frame (`family/id`) gives with one theme (for checking frames against themes)."""
         return self._render(program, self.frame(frame_id), theme, rng)
 
+    def rerender(self, rendered: Rendered, program: Program, answer) -> Rendered:
+        """The same frame, people and words as `rendered`, saying `program` (a changed copy of its
+        program); Unfaithful if the frame's condition does not hold for the new numbers."""
+        compiled = self.frame(rendered.frame)
+        if compiled[3] is not None and not compiled[3](**condition_values(program, answer)):
+            raise Unfaithful(f"render: frame {rendered.frame} does not fit the changed numbers")
+        rng = random.Random()
+        rng.setstate(rendered.state)
+        return self._render(program, compiled, rendered.theme, rng)
+
     def _render(self, program: Program, compiled: tuple, theme_name: str, rng: random.Random) -> Rendered:
         frame, template, frame_key, _ = compiled
+        state = rng.getstate()
         literals = program.literals()
         context = self._context(theme_name, program, literals, rng)
         try:
@@ -232,7 +244,9 @@ class Renderer:
             unit = _MARK.sub("", unit)
         except jinja2.UndefinedError as error:
             raise Unfaithful(f"render: frame {frame.id} with theme {theme_name}: {error.message}") from None
-        return _resolve(story, question, unit, literals, frame_key, theme_name)
+        rendered = _resolve(story, question, unit, literals, frame_key, theme_name)
+        rendered.state = state
+        return rendered
 
     def _context(self, theme_name: str, program: Program, literals: list[Num], rng: random.Random) -> dict:
         theme = self.vocabulary.themes[theme_name]

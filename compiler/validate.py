@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from itertools import islice
@@ -34,6 +34,7 @@ from mathcamps.registry import DefinitionError, default_registry
 from mathcamps.solvers.exact import Unsolvable, solve
 from mathcamps.solvers.prover import PROVED, Claim, prove
 
+from mathcamps.compiler.followups import check_followup
 from mathcamps.compiler.render import SpanTuple, Unfaithful, check_faithful
 
 AGREES, DISAGREES, UNPARSEABLE, UNPROVED = "agrees", "disagrees", "unparseable", "unproved"
@@ -59,6 +60,7 @@ class Item:
     struct: str | None = None  # the MathCAMPS v1 language
     record: dict | None = None  # one of our records, for the checks only they allow
     error: str | None = None  # why the item could not be read
+    parent_program: str | None = None  # a follow-up's parent program, read before it
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,11 @@ def _read_folder(folder: Path) -> Iterator[Item]:
         raise InputError(f"{folder}: no .jsonl records and no MathCAMPS v1 .json files")
 
 
+PARENTS_KEPT = 10_000  # a follow-up comes right after its parent: only recent parents are kept
+
+
 def _read_jsonl(path: Path) -> Iterator[Item]:
+    parents: OrderedDict[str, str] = OrderedDict()
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -156,8 +162,26 @@ def _read_jsonl(path: Path) -> Iterator[Item]:
                 fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in error.errors())
                 yield Item(source, problem_id, raw.get("standard"), str(raw.get("kind", "?")), None, error=fields)
                 continue
+            parent_program = None
+            if record.parent is None:
+                parents[record.id] = record.program
+                if len(parents) > PARENTS_KEPT:
+                    parents.popitem(last=False)
+            else:
+                parent_program = parents.get(record.parent)
+                if parent_program is None:
+                    error = f"follow-up of {record.parent}, which does not come before it in {path.name}"
+                    yield Item(source, record.id, record.standard, record.kind.value, None, error=error)
+                    continue
             yield Item(
-                source, record.id, record.standard, record.kind.value, record.answer, program=record.program, record=raw
+                source,
+                record.id,
+                record.standard,
+                record.kind.value,
+                record.answer,
+                program=record.program,
+                record=raw,
+                parent_program=parent_program,
             )
 
 
@@ -240,13 +264,21 @@ def _our_checks(item: Item, program: Program) -> str | None:
 
 
 def _faithful(item: Item, program: Program) -> str | None:
+    """Our statement says its program; a follow-up's, its change in the context of its parent."""
     record = item.record
     spans = [SpanTuple(s["start"], s["end"], s["source"]) for s in record["render"]["spans"]]
-    seen = [int(s.source.split()[1]) for s in spans if s.source.startswith("literal ")]
     values = [n.value for n in program.literals()]
     try:
-        check_faithful(record["statement"], spans, len(values), seen, "", values)
-    except (Unfaithful, ValueError, IndexError) as error:
+        if item.parent_program is None:
+            seen = [int(s.source.split()[1]) for s in spans if s.source.startswith("literal ")]
+            check_faithful(record["statement"], spans, len(values), seen, "", values)
+            return None
+        before = [n.value for n in parse_program(item.parent_program).literals()]
+        changed = [i for i, (a, b) in enumerate(zip(before, values)) if a != b]
+        if len(before) != len(values) or len(changed) != 1:
+            return f"a counterfactual must change exactly one quantity of {record['parent']}, not {len(changed)}"
+        check_followup(record["statement"], spans, program, before[changed[0]], changed[0])
+    except (Unfaithful, ProgramError, ValueError, IndexError) as error:
         return f"statement: {error}"
     return None
 

@@ -120,6 +120,20 @@ class Program:
             out.extend(n for n in walk(node) if isinstance(n, Num))
         return out
 
+    def map_expressions(self, function) -> Program:
+        """The program with `function` applied to each top-level expression, in reading order."""
+        statements = tuple(
+            Let(s.name, function(s.expr)) if isinstance(s, Let) else Solve(function(s.left), function(s.right))
+            for s in self.statements
+        )
+        question = self.question
+        if isinstance(question, Compare):
+            left = function(question.left)
+            question = Compare(left, function(question.right))
+        elif isinstance(question, Factors):
+            question = Factors(function(question.number))
+        return Program(statements, question)
+
     def expressions(self) -> Iterator[Expr]:
         """The top-level expressions, in reading order."""
         for statement in self.statements:

@@ -111,6 +111,10 @@ class Definition(_Strict):
         "each side must be shorter than all the others together",
     )
     fractions: FractionSpec = Field(default_factory=FractionSpec)
+    followups: list[Literal["counterfactual"]] = Field(
+        default_factory=list,
+        description="kinds of follow-up question each problem gets: counterfactual (one given quantity changes)",
+    )
     unique: Literal["program", "statement"] = Field(
         default="program",
         description="what no two problems share: the program, or (for standards with few programs) the statement",

@@ -6,7 +6,7 @@ import re
 from fractions import Fraction
 
 from mathcamps.answers import format_answer, parse_answer
-from mathcamps.compiler.render import NUMBER_WORDS
+from mathcamps.compiler.render import NUMBER_WORDS, shape_of
 from mathcamps.language import parse_program
 from mathcamps.solvers.constraints import check_problem
 from mathcamps.solvers.exact import solve
@@ -26,10 +26,39 @@ def wrong_answer(right):
     return right + 1
 
 
+def _originals(problems):
+    return [p for p in problems if p.kind.value == "original"]
+
+
 def test_every_standard_makes_the_requested_number_of_problems(compiled, standard_id):
     problems, _ = compiled[standard_id]
-    assert len(problems) == PER_STANDARD
-    assert [p.index for p in problems] == sorted(p.index for p in problems)
+    originals = _originals(problems)
+    assert len(originals) == PER_STANDARD
+    assert [p.index for p in originals] == sorted(p.index for p in originals)
+    # Each follow-up comes right after its parent.
+    for before, problem in zip(problems, problems[1:]):
+        if problem.parent is not None:
+            assert problem.parent in (before.id, before.parent) and problem.index == before.index
+
+
+def test_every_declared_followup_kind_reaches_95_percent_of_originals(compiled, registry, standard_id):
+    problems, _ = compiled[standard_id]
+    for kind in registry.get(standard_id).definition.followups:
+        made = {p.parent for p in problems if p.kind.value == kind}
+        assert len(made) >= 0.95 * PER_STANDARD, (kind, len(made))
+
+
+def test_a_counterfactual_changes_one_given_quantity_and_the_answer(compiled, standard_id):
+    problems, _ = compiled[standard_id]
+    by_id = {p.id: p for p in problems}
+    for problem in problems:
+        if problem.kind.value != "counterfactual":
+            continue
+        parent = by_id[problem.parent]
+        before, after = parse_program(parent.program), parse_program(problem.program)
+        old, new = [n.value for n in before.literals()], [n.value for n in after.literals()]
+        assert len(old) == len(new) and sum(a != b for a, b in zip(old, new)) == 1, problem.id
+        assert shape_of(before) == shape_of(after) and problem.answer != parent.answer, problem.id
 
 
 def test_every_problem_parses_back_under_its_own_grammar_and_the_core(compiled, registry, standard_id):
@@ -78,9 +107,31 @@ def test_every_declared_constraint_holds(compiled, registry, standard_id):
             assert definition.numbers.min <= literal.value <= definition.numbers.max
 
 
+def test_every_followup_says_its_change_in_the_context_of_its_parent(compiled, standard_id):
+    problems, _ = compiled[standard_id]
+    by_id = {p.id: p for p in problems}
+    for problem in problems:
+        if problem.parent is None:
+            continue
+        program = parse_program(problem.program)
+        literals = [n.value for n in program.literals()]
+        parent_literals = [n.value for n in parse_program(by_id[problem.parent].program).literals()]
+        masked = list(problem.statement)
+        for span in problem.render.spans:
+            said = problem.statement[span.start : span.end]
+            if span.source.startswith("literal "):
+                assert Fraction(said.replace(",", "")) == literals[int(span.source.split()[1])], problem.id
+            elif span.source.startswith("previous literal "):
+                assert Fraction(said.replace(",", "")) == parent_literals[int(span.source.split()[2])], problem.id
+            if span.source != "question":
+                masked[span.start : span.end] = " " * (span.end - span.start)
+        assert not re.search(r"\d", "".join(masked)), problem.id
+        assert problem.statement.count("?") == 1 and problem.statement.endswith("?")
+
+
 def test_every_statement_says_exactly_its_program(compiled, standard_id):
     problems, _ = compiled[standard_id]
-    for problem in problems:
+    for problem in _originals(problems):
         program = parse_program(problem.program)
         literals = [n.value for n in program.literals()]
         spans = problem.render.spans
@@ -123,11 +174,19 @@ def test_no_count_of_one_is_followed_by_a_plural(compiled, standard_id):
 
 
 def test_no_duplicates_among_200(compiled, registry, standard_id):
+    """No two originals share a program (or statement); a follow-up is new among the problems before it."""
     problems, _ = compiled[standard_id]
     unique = registry.get(standard_id).definition.unique
-    keys = [p.program if unique == "program" else (p.program, p.statement) for p in problems]
-    assert len(set(keys)) == len(keys)
-    assert len({p.statement for p in problems}) == len(problems)
+    key = (lambda p: p.program) if unique == "program" else (lambda p: (p.program, p.statement))
+    originals = _originals(problems)
+    assert len({key(p) for p in originals}) == len(originals)
+    assert len({p.statement for p in originals}) == len(originals)
+    seen = set()
+    for problem in problems:
+        if problem.parent is None:
+            seen |= {key(p) for p in originals if p.index <= problem.index}
+        assert problem.parent is None or key(problem) not in seen, problem.id
+        seen.add(key(problem))
 
 
 def test_every_story_fits_its_numbers(compiled, registry, standard_id):
@@ -137,7 +196,7 @@ def test_every_story_fits_its_numbers(compiled, registry, standard_id):
 
     problems, compiler = compiled[standard_id]
     definition = registry.get(standard_id).definition
-    for problem in problems:
+    for problem in _originals(problems):
         condition = compiler.renderer.frame(problem.render.frame)[3]
         if condition is not None:
             program = parse_program(problem.program)
@@ -146,7 +205,7 @@ def test_every_story_fits_its_numbers(compiled, registry, standard_id):
 
 
 def test_statements_vary_in_frames_and_themes(compiled, registry, standard_id):
-    problems, _ = compiled[standard_id]
+    problems = _originals(compiled[standard_id][0])
     assert len({p.render.frame for p in problems}) >= 3
     assert len({p.render.theme for p in problems}) >= min(3, len(registry.get(standard_id).definition.render.themes))
 
@@ -173,7 +232,7 @@ def test_every_grammar_shape_has_frames(registry, standard_id):
 def test_every_standard_is_feasible_and_mostly_accepted(compiled, standard_id):
     _, compiler = compiled[standard_id]
     stats = compiler.stats
-    assert stats.problems == PER_STANDARD
+    assert stats.problems == PER_STANDARD and sum(stats.followups.values()) == len(compiled[standard_id][0]) - PER_STANDARD
     assert not [r for r in stats.rejections if r.startswith(("parse-back", "sympy", "z3", "exhausted"))], stats.rejections
 
 

@@ -18,7 +18,7 @@ from mathcamps.answers import Rounded, answer_agrees, read_answer
 from mathcamps.cli.main import app
 from mathcamps.compiler.validate import AGREES, DISAGREES, UNPARSEABLE, UNPROVED, run, validate
 from mathcamps.legacy import parse_legacy
-from mathcamps.language import format_program
+from mathcamps.language import format_program, parse_program
 
 SAMPLE = Path(__file__).parent / "fixtures" / "mathcamps-v1"
 
@@ -111,7 +111,7 @@ def test_every_problem_the_compiler_makes_validates(compiled, tmp_path):
 
 def _our_lines(compiled, count=6) -> list[dict]:
     problems, _ = compiled["3.OA.A.4"]
-    return [json.loads(p.to_json()) for p in problems[:count]]
+    return [json.loads(p.to_json()) for p in problems if p.parent is None][:count]
 
 
 def test_broken_input_is_reported_by_place_and_the_rest_still_validated(compiled, tmp_path):
@@ -148,6 +148,42 @@ def test_a_statement_that_misstates_its_program_disagrees(compiled, tmp_path):
     path.write_text(json.dumps(record) + "\n")
     (verdict,) = _verdicts(path)
     assert verdict.verdict == DISAGREES and verdict.reason.startswith("statement")
+
+
+def test_a_followup_is_checked_in_the_context_of_its_parent(compiled, tmp_path):
+    problems, _ = compiled["2.OA.A.1"]
+    parent = next(p for p in problems if p.parent is None and any(q.parent == p.id for q in problems))
+    followup = json.loads(next(q for q in problems if q.parent == parent.id).to_json())
+    path = tmp_path / "pair.jsonl"
+    path.write_text(parent.to_json() + "\n" + json.dumps(followup) + "\n")
+    assert [v.verdict for v in _verdicts(path)] == [AGREES, AGREES]
+    path.write_text(json.dumps(followup) + "\n")  # without its parent
+    (alone,) = _verdicts(path)
+    assert alone.verdict == UNPARSEABLE and "does not come before it" in alone.reason
+    # A follow-up that changes two quantities of its parent is no counterfactual.
+    before = [n.value for n in parse_program(parent.program).literals()]
+    after = parse_program(followup["program"])
+    changed = next(i for i, n in enumerate(after.literals()) if n.value != before[i])
+    other = next(i for i in range(len(before)) if i != changed)
+    seen = iter(range(100))
+    twice = after.map_expressions(
+        lambda e: _bump(e, other, seen)
+    )
+    path.write_text(parent.to_json() + "\n" + json.dumps(followup | {"program": format_program(twice)}) + "\n")
+    verdicts = _verdicts(path)
+    assert verdicts[0].verdict == AGREES and verdicts[1].verdict != AGREES
+
+
+def _bump(expr, index, seen):
+    """The expression with its literal number `index` (counted by `seen`) one larger."""
+    from mathcamps.language import BinOp, Num
+
+    if isinstance(expr, Num):
+        return Num(expr.value + 1) if next(seen) == index else expr
+    if isinstance(expr, BinOp):
+        left = _bump(expr.left, index, seen)
+        return BinOp(expr.op, left, _bump(expr.right, index, seen))
+    return expr
 
 
 def test_an_equation_with_several_solutions_is_unproved(tmp_path):
