@@ -5,7 +5,8 @@
 A shape is summarised as a signature: what the question asks (a value, an unknown, a comparison,
 factor pairs, a quotient with remainder), how many steps the program takes, and which operations
 it uses. For each of our variants the report lists the signatures of the release's original
-problems and of ours, with their shares, and the release's signatures that we never produce.
+problems and of ours, with their shares, and the release's signatures that we never produce (their share of all the
+release's originals of that standard).
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def _signature(kind: str, steps: int, operators: set[str]) -> str:
     return f"{kind}, {steps} step{'s' if steps != 1 else ''}: {ops}"
 
 
-def _share(counter: Counter, top: int = 6) -> str:
-    total = sum(counter.values())
+def _share(counter: Counter, top: int = 6, total: int | None = None) -> str:
+    total = total or sum(counter.values())
     return "; ".join(f"{sig} ({100 * n / total:.0f}%)" for sig, n in counter.most_common(top))
 
 
@@ -102,7 +103,7 @@ def main() -> None:
         kind = lambda sig: sig.split(",", 1)[0]  # noqa: E731
         covered = {(kind(s), ops(s)) for s in ours}
         missing = Counter({s: n for s, n in theirs.items() if (kind(s), ops(s)) not in covered})
-        rows.append((standard.id, _share(theirs), _share(ours), _share(missing, 4) if missing else "-"))
+        rows.append((standard.id, _share(theirs), _share(ours), _share(missing, 4, sum(theirs.values())) if missing else "-"))
     if args.markdown:
         print("| variant | MathCAMPS v1 | mathcamps | v1 operation sets we do not make |")
         print("|---|---|---|---|")
