@@ -98,7 +98,7 @@ def main() -> None:
             for problem in (p for group in groups for p in group if not p.get("followup_to")):
                 theirs[legacy_signature(problem["symbolic-struct"])] += 1
         compiler = StandardCompiler(standard, args.seed)
-        ours = Counter(our_signature(p.program) for p in compiler.problems(args.per_standard))
+        ours = Counter(our_signature(p.program) for p in compiler.problems(args.per_standard) if p.parent is None)
         ops = lambda sig: sig.split(": ", 1)[1]  # noqa: E731
         kind = lambda sig: sig.split(",", 1)[0]  # noqa: E731
         covered = {(kind(s), ops(s)) for s in ours}

@@ -35,7 +35,7 @@ from mathcamps.compiler.render import (
     said_number,
 )
 
-ATTEMPTS = 50  # number draws per round
+ATTEMPTS = 12  # number draws per round
 ROUNDS = 32  # changes tried
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z$])")
 _DIGIT = re.compile(r"\d")
@@ -79,13 +79,10 @@ class Counterfactuals:
         self.renderer = renderer
         self.instantiator = Instantiator(definition, budget=ATTEMPTS)
 
-    def make(
-        self, program: Program, changeable, answer, rendered: Rendered, rng: random.Random, fresh=lambda f: True
-    ) -> Followup:
+    def make(self, program: Program, changeable, answer, rendered: Rendered, rng: random.Random) -> Followup:
         """A counterfactual of the problem; Violation (with the last reason) if none is found.
 
-        `changeable` lists (literal index, ranged rule) of the literals that may change; `fresh`
-        says whether a follow-up is new (not another problem of the dataset)."""
+        `changeable` lists (literal index, ranged rule) of the literals that may change."""
         d = self.definition
         domain = (d.values.min, d.values.max)
         literals = program.literals()
@@ -112,11 +109,7 @@ class Counterfactuals:
             except (Violation, Unsolvable, Unfaithful, ValueError) as error:
                 reason = f"counterfactual: {error}"
                 continue
-            followup = Followup(ProblemKind.counterfactual, changed, new_answer, answer_text, statement, spans)
-            if not fresh(followup):
-                reason = "counterfactual: the changed program is another problem"
-                continue
-            return followup
+            return Followup(ProblemKind.counterfactual, changed, new_answer, answer_text, statement, spans)
         raise Violation(reason)
 
     def _check_polygon(self, changed: Program, changeable, unknowns: dict) -> None:

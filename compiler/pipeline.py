@@ -245,7 +245,7 @@ class StandardCompiler:
                         self._reject(verdict)
                         taken.discard(candidate.key)
                         pending.append(candidate.index)
-            followups = self._followups([accepted[i] for i in indices if i in accepted], taken)
+            followups = self._followups([accepted[i] for i in indices if i in accepted])
             for i in indices:
                 if i in accepted:
                     made += 1
@@ -261,7 +261,7 @@ class StandardCompiler:
         self.stats.rejections.update(self.instantiator.rejections)
         self.instantiator.rejections.clear()
 
-    def _followups(self, parents: list[_Candidate], taken: set[str]) -> dict[int, list[Followup]]:
+    def _followups(self, parents: list[_Candidate]) -> dict[int, list[Followup]]:
         """The declared follow-ups of each accepted problem, proved by z3 as one batch."""
         if self.counterfactuals is None or not parents:
             return {}
@@ -269,32 +269,15 @@ class StandardCompiler:
         made: list[tuple[int, Followup]] = []
         d = self.standard.definition
 
-        def key_of(followup: Followup) -> str:
-            key = format_program(followup.program)
-            return f"{key}\n{followup.statement}" if d.unique == "statement" else key
-
-        # A follow-up must be new among the problems before it: every earlier batch, and this
-        # batch's problems up to its parent (so it does not depend on how many are made).
-        batch = {parent.key for parent in parents}
-        earlier = taken - batch
-        seen: set[str] = set()
-
-        def fresh(followup: Followup) -> bool:
-            key = key_of(followup)
-            return key not in earlier and key not in seen
-
+        # A follow-up is judged in the dialogue of its parent: it need not differ from the other
+        # problems (a small standard has fewer programs than originals and follow-ups together).
         for parent in sorted(parents, key=lambda c: c.index):
-            seen.add(parent.key)
             rng = random.Random(f"{problem_seed(self.seed, self.standard.id, parent.index)}-counterfactual")
             try:
-                followup = self.counterfactuals.make(
-                    parent.program, parent.changeable, parent.answer, parent.rendered, rng, fresh
-                )
+                followup = self.counterfactuals.make(parent.program, parent.changeable, parent.answer, parent.rendered, rng)
             except Violation as error:
                 self._reject(str(error))
                 continue
-            seen.add(key_of(followup))
-            taken.add(key_of(followup))
             made.append((parent.index, followup))
         t1 = time.perf_counter()
         self.stats.seconds["followups"] += t1 - t0
