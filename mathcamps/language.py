@@ -251,6 +251,9 @@ def format_program(program: Program) -> str:
 
 
 _MISSING = object()
+# The aliases of the language's operations, and the rules whose NAME refers to a quantity.
+OPERATION_ALIASES = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^", "quo": "//", "rem": "%"}
+REFERENCES = ("var", "unknown", "again")
 
 
 class ProgramBuilder(Transformer):
@@ -271,12 +274,20 @@ class ProgramBuilder(Transformer):
     def __default__(self, data, children, meta):
         method = self._methods.get(data, _MISSING)
         if method is _MISSING:
-            method = self._methods[data] = getattr(self, "node_" + str(data).rsplit("__", 1)[-1], None)
+            method = self._methods[data] = self._method(str(data).rsplit("__", 1)[-1])
         if method is None:
             # Structural rules of a standard's grammar (`start`, `two_step`, ...): kept as trees,
             # which Lark can inline and _flatten takes apart.
             return Tree(data, children, meta)
         return method(*children)
+
+    def _method(self, name: str):
+        if name in OPERATION_ALIASES:
+            op = OPERATION_ALIASES[name]
+            return lambda left, right: BinOp(op, left, right)
+        if name in REFERENCES:
+            return lambda token: Var(str(token))
+        return getattr(self, "node_" + name, None)
 
     def __default_token__(self, token):
         return token
@@ -286,36 +297,6 @@ class ProgramBuilder(Transformer):
             return Hole(self.holes[token.start_pos])
         text = str(token)
         return Num(Fraction(int(text)) if text.lstrip("-").isdigit() else Fraction(text))
-
-    def node_var(self, token: Token) -> Var:
-        return Var(str(token))
-
-    def node_unknown(self, token: Token) -> Var:
-        return Var(str(token))
-
-    def node_again(self, token: Token) -> Var:
-        return Var(str(token))
-
-    def node_add(self, left, right) -> BinOp:
-        return BinOp("+", left, right)
-
-    def node_sub(self, left, right) -> BinOp:
-        return BinOp("-", left, right)
-
-    def node_mul(self, left, right) -> BinOp:
-        return BinOp("*", left, right)
-
-    def node_div(self, left, right) -> BinOp:
-        return BinOp("/", left, right)
-
-    def node_pow(self, left, right) -> BinOp:
-        return BinOp("^", left, right)
-
-    def node_quo(self, left, right) -> BinOp:
-        return BinOp("//", left, right)
-
-    def node_rem(self, left, right) -> BinOp:
-        return BinOp("%", left, right)
 
     def node_factors(self, number) -> Factors:
         return Factors(number)
@@ -416,7 +397,7 @@ def load_grammar(path: Path, start: str = "start", builder: ProgramBuilder | Non
         start=start,
         source_path=str(path),
         import_paths=[str(path.parent), str(grammar_dir())],
-        maybe_placeholders=False,
+        maybe_placeholders=False,  # an absent optional part is left out of the tree, not given as None
     )
     inline = True
     try:
