@@ -392,9 +392,18 @@ def check_faithful(
         index = int(span.source.split()[1])
         if said_number(statement[span.start : span.end]) != values[index]:
             raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say literal {index}")
+    question_text = check_nothing_else(statement, spans)
+    if unit and unit not in question_text:
+        raise Unfaithful(f"faithfulness: the question does not mention {unit!r}")
+
+
+def check_nothing_else(statement: str, spans: list[SpanTuple]) -> str:
+    """Raises Unfaithful if, outside the spans of numbers, the statement says a number (a digit, a
+    number word or a percent), or if it does not end in its one question; returns the question."""
     masked = list(statement)
-    for span in literal_spans:
-        masked[span.start : span.end] = " " * (span.end - span.start)
+    for span in spans:
+        if span.source != "question":
+            masked[span.start : span.end] = " " * (span.end - span.start)
     rest = "".join(masked)
     if _DIGIT.search(rest):
         raise Unfaithful("faithfulness: a number in the text that is not a quantity of the program")
@@ -408,8 +417,7 @@ def check_faithful(
     question_text = statement[question.start : question.end]
     if statement.count("?") != 1 or not question_text.endswith("?"):
         raise Unfaithful("faithfulness: the statement must end in exactly one question")
-    if unit and unit not in question_text:
-        raise Unfaithful(f"faithfulness: the question does not mention {unit!r}")
+    return question_text
 
 
 @lru_cache(maxsize=None)
