@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from mathcamps.answers import format_answer
-from mathcamps.language import BinOp, Expr, Hole, Num, Program, format_program
+from mathcamps.language import Hole, Program, format_program
 from mathcamps.records import ProblemKind
 from mathcamps.registry import Definition
 from mathcamps.solvers.constraints import Violation, check_problem
@@ -44,17 +44,7 @@ class Followup:
 
 def _with_hole(program: Program, index: int) -> Program:
     """The program with its `index`-th literal made a hole (hole 0), for the instantiator to fill."""
-    seen = iter(range(10**9))
-
-    def swap(expr: Expr) -> Expr:
-        if isinstance(expr, Num):
-            return Hole(0) if next(seen) == index else expr
-        if isinstance(expr, BinOp):
-            left = swap(expr.left)
-            return BinOp(expr.op, left, swap(expr.right))
-        return expr
-
-    return program.map_expressions(swap)
+    return program.map_literals(lambda k, node: Hole(0) if k == index else node)
 
 
 class Counterfactuals:

@@ -259,16 +259,15 @@ class Renderer:
         markers = iter(quantities)
         fractions = self.spec.fractions
 
-        def number(value: Fraction, first: list = [True]) -> str:
-            # A negative number after the first gets parentheses: 5 - (-3), 4 × (-2).
-            marker = str(next(markers))
-            wrapped = f"({marker})" if value < 0 and not first[0] else marker
-            first[0] = False
-            return wrapped
-
         def write(expr) -> str:
-            first = [True]
-            numbered = lambda value: number(value, first)  # noqa: E731
+            written = []
+
+            def numbered(value: Fraction) -> str:
+                # A negative number after the first gets parentheses: 5 - (-3), 4 × (-2).
+                marker = str(next(markers))
+                written.append(marker)
+                return f"({marker})" if value < 0 and len(written) > 1 else marker
+
             if fractions:
                 text = format_expr(_as_fractions(expr), number=numbered, symbols=MATH_SYMBOLS)
                 # A negative fraction after the first number: (-3/4), not (-3)/4.

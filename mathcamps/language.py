@@ -134,6 +134,21 @@ class Program:
             question = Factors(function(question.number))
         return Program(statements, question)
 
+    def map_literals(self, function) -> Program:
+        """The program with each literal (or hole) replaced by function(k, node), k counting them
+        in reading order, as literals() does."""
+        counter = iter(range(1 << 62))
+
+        def swap(expr: Expr) -> Expr:
+            if isinstance(expr, (Num, Hole)):
+                return function(next(counter), expr)
+            if isinstance(expr, BinOp):
+                left = swap(expr.left)
+                return BinOp(expr.op, left, swap(expr.right))
+            return expr
+
+        return self.map_expressions(swap)
+
     def expressions(self) -> Iterator[Expr]:
         """The top-level expressions, in reading order."""
         for statement in self.statements:
