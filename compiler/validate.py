@@ -239,13 +239,17 @@ def _registry():
 
 
 def _describe(value) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{name} = {_describe(v)}" for name, v in value.items())
-    if isinstance(value, tuple):
-        return ", ".join(f"({a}, {b})" for a, b in value)
-    if isinstance(value, str):
-        return value
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    """An exact answer in the canonical text of its kind (a foreign dataset declares no kind)."""
+    kind = (
+        AnswerKind.comparison
+        if isinstance(value, str)
+        else AnswerKind.assignment
+        if isinstance(value, dict)
+        else AnswerKind.pairs
+        if isinstance(value, tuple)
+        else AnswerKind.fraction
+    )
+    return format_answer(kind, value)
 
 
 def _our_checks(item: Item, program: Program) -> str | None:
