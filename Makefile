@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install demo test bench clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins torch to its CPU build: an unpinned torch pulls a multi-GB GPU build.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,eval]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mathcamps import __version__
-from mathcamps.errors import MathcampsError
-from mathcamps.language import grammar_dir
-from mathcamps.registry import Registry, default_registry, standards_dir
+
+from mathcamps.cli.common import (
+    GrammarsDir,
+    StandardsDir,
+    TemplatesDir,
+    _state,
+    console,
+    errors,
+    load_registry,
+    user_errors,
+)
 
 app = typer.Typer(
     help="Compile verified, curriculum-grounded math word problems from grammars and solvers.",
@@ -24,36 +30,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
-_state = {"debug": False}
-
-StandardsDir = Annotated[
-    Optional[Path], typer.Option("--standards", help="Folder of standard definitions (default: the built-in ones).")
-]
-GrammarsDir = Annotated[
-    Optional[Path], typer.Option("--grammars", help="Folder of grammars (default: beside --standards, else built-in).")
-]
-TemplatesDir = Annotated[
-    Optional[Path], typer.Option("--templates", help="Folder of frames and vocabulary (default: built-in).")
-]
-
-
-def user_errors(command):
-    """Prints a user's mistake as one paragraph and exits 1; --debug shows the traceback instead."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except MathcampsError as error:
-            if _state["debug"]:
-                raise
-            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
 
 @app.callback()
 def main(
@@ -64,14 +40,6 @@ def main(
     if version:
         console.print(f"mathcamps {__version__}")
         raise typer.Exit()
-
-
-def load_registry(standards: Path | None, grammars: Path | None) -> Registry:
-    """The registry of a folder of definitions, or the built-in one."""
-    if standards is None and grammars is None:
-        return default_registry()
-    standards = standards or standards_dir()
-    return Registry.load(standards, grammars or (standards if standards != standards_dir() else grammar_dir()))
 
 
 @app.command("standards")
