@@ -225,3 +225,8 @@ def validate_command(
         console.print(f"wrote the verdict of every problem to {report}")
     if not summary.all_agree:
         raise typer.Exit(1)
+
+
+from mathcamps.cli.evaluate import eval_app  # noqa: E402
+
+app.add_typer(eval_app, name="eval")
