@@ -354,37 +354,30 @@ def _single_number(text: str) -> Number | None:
 
 
 def _read_assignment(span: str, names: list[str] | None, whole_response: bool) -> dict[str, Number] | Number | None:
-    """Values per unknown; `names` None takes every name given a value."""
-    text = span
+    """Values per unknown (the last one given to each name); `names` None takes every name given a
+    value. A bare number for one unknown, a bare pair for x and y, only when no name is given one."""
     values: dict[str, tuple[int, Number]] = {}
-    for match in _NAMED_TUPLE.finditer(text):
+    for match in _NAMED_TUPLE.finditer(span):
         keys = [k.strip() for k in match.group(1).split(",")]
-        numbers = [_single_number(v.strip()) for v in match.group(2).split(",")]
-        if len(keys) == len(numbers) and all(numbers) and all(names is None or k in names for k in keys):
+        numbers = [_single_number(v) for v in match.group(2).split(",")]
+        if len(keys) == len(numbers) and all(numbers) and all(re.fullmatch(r"[A-Za-z_]\w*", k) for k in keys):
             for key, number in zip(keys, numbers):
                 values[key] = (match.start(), number)
-    for match in _NAME_VALUE.finditer(text):
-        if names is None or match.group(1) in names:
-            found = numbers_in(text[match.end():match.end() + 40].rstrip())
-            if found and found[0][0] == 0:
-                position = values.get(match.group(1), (-1, None))[0]
-                if match.start() >= position:
-                    values[match.group(1)] = (match.start(), found[0][1])
-    if names is None:
-        return {name: number for name, (_, number) in values.items()} or None
-    if all(name in values for name in names):
+    for match in _NAME_VALUE.finditer(span):
+        found = numbers_in(span[match.end():match.end() + 40].rstrip())
+        if found and found[0][0] == 0 and match.start() >= values.get(match.group(1), (-1, None))[0]:
+            values[match.group(1)] = (match.start(), found[0][1])
+    if names is not None and all(name in values for name in names):
         return {name: values[name][1] for name in names}
-    if len(names) == 1:
-        return _read_number(span, whole_response)
-    if sorted(names) == ["x", "y"]:
-        pairs = [(m.start(), _single_number(m.group(1)), _single_number(m.group(2)))
-                 for m in _PAIR_OF_NUMBERS.finditer(text)]
-        pairs = [p for p in pairs if p[1] and p[2]]
-        if pairs:
-            _, x, y = pairs[-1]
-            return {"x": x, "y": y}
-    if values:  # some unknowns named, not all: an answer that is not complete
+    if values:  # names given values, but not each unknown: an answer, and not the right one
         return {name: number for name, (_, number) in values.items()}
+    if names is not None and len(names) == 1:
+        return _read_number(span, whole_response)
+    if names is not None and sorted(names) == ["x", "y"]:
+        pairs = [(_single_number(m.group(1)), _single_number(m.group(2))) for m in _PAIR_OF_NUMBERS.finditer(span)]
+        pairs = [p for p in pairs if p[0] and p[1]]
+        if pairs:
+            return {"x": pairs[-1][0], "y": pairs[-1][1]}
     return None
 
 
