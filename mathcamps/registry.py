@@ -115,6 +115,10 @@ class Definition(_Strict):
         default_factory=list,
         description="kinds of follow-up question each problem gets: counterfactual (one given quantity changes)",
     )
+    prerequisites: list[str] = Field(
+        default_factory=list,
+        description="ids of registered standards this one builds on (Common Core progressions), e.g. 1.OA.A.1",
+    )
     unique: Literal["program", "statement"] = Field(
         default="program",
         description="what no two problems share: the program, or (for standards with few programs) the statement",
@@ -234,6 +238,14 @@ class Registry:
                     f"{standard.definition_path}: id: {standard.id} is already defined by {first}"
                 )
             self._by_id[standard.id] = standard
+        for standard in self._by_id.values():
+            for prerequisite in standard.definition.prerequisites:
+                if prerequisite not in self._by_id:
+                    raise DefinitionError(
+                        f"{standard.definition_path}: prerequisites: {prerequisite} is not a registered standard "
+                        f"(a prerequisite names a standard of the same folder, variant included, e.g. "
+                        f"3.MD.D.8-triangle); known: {', '.join(self._by_id)}"
+                    )
 
     @classmethod
     def load(cls, standards_dir: Path, grammars_dir: Path | None = None) -> Registry:
