@@ -230,3 +230,4 @@ def validate_command(
 from mathcamps.cli.evaluate import eval_app  # noqa: E402
 
 app.add_typer(eval_app, name="eval")
+import mathcamps.cli.eval_analysis  # noqa: E402,F401  (registers eval grade, eval report and dynamics)

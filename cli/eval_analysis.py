@@ -1,0 +1,204 @@
+"""The `mathcamps eval grade`, `mathcamps eval report` and `mathcamps dynamics` commands: grade, report, learning dynamics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from mathcamps.cli.common import GrammarsDir, StandardsDir, console, load_registry, user_errors
+from mathcamps.cli.evaluate import eval_app
+from mathcamps.cli.main import app
+
+PlotFile = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG figure to this file.")]
+JsonFile = Annotated[Optional[Path], typer.Option("--json", help="Write the figures as JSON to this file.")]
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{100 * rate:.1f}%"
+
+
+def _cell(accuracy) -> str:
+    if accuracy is None or accuracy.asked == 0:
+        return "-"
+    return f"{_percent(accuracy.rate)} [dim]({accuracy.correct}/{accuracy.asked})[/]"
+
+
+@eval_app.command("grade")
+@user_errors
+def grade_command(
+    responses: Annotated[Path, typer.Argument(help="JSONL: one object a line with `gold` and `response` "
+                                              "(optionally `answer_kind`, `id`, `standard`).")],
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Graded JSONL to write (default: RESPONSES with .graded.jsonl).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+) -> None:
+    """Read each response's answer strictly, compare it with the gold one, and write the verdicts to a new file."""
+    from mathcamps.evaluation.grade_file import grade_file
+
+    out = out or responses.with_name(responses.name.removesuffix(".jsonl") + ".graded.jsonl")
+    summary = grade_file(responses, out, force=force)
+    table = Table(title="graded", expand=False)
+    for column in ("standard", "lines", "correct", "wrong", "no-answer", "not-asked", "accuracy"):
+        table.add_column(column, justify="left" if column == "standard" else "right", no_wrap=True)
+
+    def row(name: str, counts) -> list[str]:
+        lines = sum(counts.values())
+        asked = lines - counts["not-asked"]
+        rate = counts["correct"] / asked if asked else None
+        return [name, str(lines), *(str(counts[v]) for v in ("correct", "wrong", "no-answer", "not-asked")),
+                _percent(rate)]
+
+    for standard, counts in sorted(summary.by_standard.items()):
+        table.add_row(*row(standard, counts))
+    table.add_row(*row("all", summary.verdicts), style="bold")
+    console.print(table)
+    found = ", ".join(f"{n} {method}" for method, n in summary.methods.most_common())
+    console.print(f"answers read from: {found or 'nothing'}", highlight=False)
+    console.print(f"wrote {summary.lines} graded lines to {out}", highlight=False)
+
+
+@eval_app.command("report")
+@user_errors
+def report_command(
+    results: Annotated[list[Path], typer.Argument(help="Results JSONL files (several models or revisions may mix).")],
+    plot: PlotFile = None,
+    json_out: JsonFile = None,
+) -> None:
+    """Accuracy per standard, grade and kind for each (model, revision), and follow-ups given a correct original."""
+    from mathcamps.evaluation.report import read_results, report, write_json
+
+    reports = report(read_results(results))
+    if not reports:
+        console.print("no results in the files given")
+        raise typer.Exit(1)
+    kinds = sorted({k for r in reports for k in r.by_kind}, key=lambda k: (k != "original", k))
+    followups = sorted({k for r in reports for k in r.followups_given_correct})
+    summary = Table(title="accuracy per run", expand=False)
+    for column in ("run", "all", *kinds, *(f"{k} | original right" for k in followups), "not asked"):
+        summary.add_column(column, justify="left" if column == "run" else "right", no_wrap=column == "run")
+    for run in reports:
+        summary.add_row(
+            run.name, _cell(run.overall), *(_cell(run.by_kind.get(k)) for k in kinds),
+            *(_cell(run.followups_given_correct.get(k)) for k in followups), str(run.not_asked),
+        )
+    console.print(summary)
+    grades = sorted({g for r in reports for g in r.by_grade}, key=lambda g: (g != "K", g))
+    console.print(_by_run("accuracy per grade", "grade", grades, reports, lambda run: run.by_grade))
+    grade_of = {s: g for r in reports for s, g in r.grades.items()}
+    standards = sorted(grade_of, key=lambda s: (grade_of[s] != "K", grade_of[s], s))
+    console.print(_by_run("accuracy per standard", "standard", standards, reports, lambda run: run.by_standard))
+    if json_out is not None:
+        write_json(reports, json_out)
+        console.print(f"wrote the report as JSON to {json_out}", highlight=False)
+    if plot is not None:
+        from mathcamps.evaluation.report import plot_heatmap
+
+        plot_heatmap(reports, plot)
+        console.print(f"wrote the heat map to {plot}", highlight=False)
+
+
+def _by_run(title: str, label: str, keys: list[str], reports, table_of) -> Table:
+    table = Table(title=title, expand=False)
+    table.add_column(label, no_wrap=True)
+    for run in reports:
+        table.add_column(run.name, justify="right")
+    for key in keys:
+        table.add_row(key, *(_cell(table_of(run).get(key)) for run in reports))
+    return table
+
+
+@user_errors
+def dynamics_command(
+    results: Annotated[list[Path], typer.Argument(help="Results JSONL files of several checkpoints (and models).")],
+    plot: PlotFile = None,
+    json_out: JsonFile = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.0, max=1.0, help="Absolute accuracy a skill must keep to emerge.")
+    ] = 0.5,
+    relative: Annotated[
+        float, typer.Option("--relative", min=0.0, max=1.0, help="Share of its final accuracy a skill must keep.")
+    ] = 0.8,
+    tokens_per_step: Annotated[
+        Optional[int],
+        typer.Option("--tokens-per-step", min=1, help="Training tokens per step of `stepN` revisions "
+                     "(default: 2,097,152 for Pythia; required for other models named by step)."),
+    ] = None,
+    permutations: Annotated[
+        int, typer.Option("--permutations", min=0, help="Permutations for the p-values of rank correlations.")
+    ] = 10000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the permutations.")] = 0,
+    standards: StandardsDir = None,
+    grammars: GrammarsDir = None,
+) -> None:
+    """Learning curves over checkpoints, each standard's emergence point, and its rank correlation with grade."""
+    from mathcamps.evaluation.dynamics import MEASURES, analyse
+    from mathcamps.evaluation.report import read_results
+
+    registry = load_registry(standards, grammars)
+    prerequisites = {s.id: list(s.definition.prerequisites) for s in registry}
+    dynamics = analyse(read_results(results), threshold, relative, tokens_per_step, prerequisites, permutations, seed)
+    if not dynamics.models:
+        console.print("no original problems in the files given")
+        raise typer.Exit(1)
+    for model in dynamics.models:
+        table = Table(title=f"{model.model}: emergence (threshold {threshold:g}, relative {relative:g} of final)")
+        for column in ("standard", "grade", "final", "absolute", "relative"):
+            table.add_column(column, justify="left" if column == "standard" else "right", no_wrap=True)
+        for standard, emerged in model.emergences.items():
+            table.add_row(
+                standard, emerged.grade, _percent(emerged.final),
+                *(f"{p.revision} ({_tokens(p.tokens)})" if p else "[dim]never[/]" for p in (emerged.absolute, emerged.relative)),
+            )
+        console.print(table)
+        for measure in MEASURES:
+            never = model.never(measure)
+            if never:
+                console.print(f"never emerged ({measure}): {', '.join(never)}", highlight=False)
+        correlation = Table(title=f"{model.model}: emergence against grade (permutation p, {permutations} "
+                            f"permutations, seed {seed})", expand=False)
+        for column in ("measure", "standards", "Spearman rho", "p", "Kendall tau-b", "p"):
+            correlation.add_column(column, justify="left" if column == "measure" else "right")
+        for measure, c in model.correlations.items():
+            correlation.add_row(measure, str(c.n), *(_number(v) for v in (c.rho, c.rho_p, c.tau, c.tau_p)))
+        console.print(correlation)
+        order = Table(title=f"{model.model}: did the prerequisite emerge first?", expand=False)
+        for column in ("measure", "before", "same checkpoint", "after", "neither emerged"):
+            order.add_column(column, justify="left" if column == "measure" else "right")
+        for measure, counts in model.prerequisites.items():
+            order.add_row(measure, str(counts.before), str(counts.tie), str(counts.after), str(counts.neither))
+        console.print(order)
+    if dynamics.agreements:
+        agreement = Table(title="agreement of emergence orders between models (Spearman rho)", expand=False)
+        for column in ("measure", "model", "model", "standards emerged in both", "rho"):
+            agreement.add_column(column)
+        for a in dynamics.agreements:
+            agreement.add_row(a.measure, a.first, a.second, str(a.n), _number(a.rho))
+        console.print(agreement)
+    if json_out is not None:
+        import json
+
+        json_out.write_text(json.dumps(dynamics.to_json(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote the dynamics as JSON to {json_out}", highlight=False)
+    if plot is not None:
+        from mathcamps.evaluation.dynamics import plot as draw
+
+        draw(dynamics, plot)
+        console.print(f"wrote the figure to {plot}", highlight=False)
+
+
+def _tokens(count: int) -> str:
+    for unit, size in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
+        if count >= size:
+            return f"{count / size:.3g}{unit} tokens"
+    return f"{count} tokens"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+app.command("dynamics")(dynamics_command)
