@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Group
 from rich.table import Table
 
 from mathcamps.cli.common import GrammarsDir, StandardsDir, console, load_registry, user_errors
@@ -101,14 +102,30 @@ def report_command(
         console.print(f"wrote the heat map to {plot}", highlight=False)
 
 
-def _by_run(title: str, label: str, keys: list[str], reports, table_of) -> Table:
-    table = Table(title=title, expand=False)
-    table.add_column(label, no_wrap=True)
-    for run in reports:
-        table.add_column(run.name, justify="right")
-    for key in keys:
-        table.add_row(key, *(_cell(table_of(run).get(key)) for run in reports))
-    return table
+def _by_run(title: str, label: str, keys: list[str], reports, table_of) -> Group:
+    """Tables of accuracy with one column per run, as many runs a table as fit the console's width."""
+    compact = len(reports) > 3
+    one_model = len({run.model for run in reports}) == 1
+    headers = [run.revision if compact and one_model and run.revision else run.name for run in reports]
+    cell = max(6 if compact else 16, *map(len, headers)) + 3
+    per_table = max(1, (console.width - 26) // cell)
+    tables = []
+    for start in range(0, len(reports), per_table):
+        chunk = reports[start:start + per_table]
+        part = f" ({start + 1}-{start + len(chunk)} of {len(reports)} runs)" if len(reports) > per_table else ""
+        table = Table(title=title + part, expand=False)
+        table.add_column(label, no_wrap=True)
+        for header in headers[start:start + per_table]:
+            table.add_column(header, justify="right", no_wrap=True)
+        for key in keys:
+            cells = [table_of(run).get(key) for run in chunk]
+            table.add_row(key, *(_compact(c) if compact else _cell(c) for c in cells))
+        tables.append(table)
+    return Group(*tables)
+
+
+def _compact(accuracy) -> str:
+    return "-" if accuracy is None or accuracy.rate is None else f"{100 * accuracy.rate:.0f}%"
 
 
 @user_errors

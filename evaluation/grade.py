@@ -287,10 +287,19 @@ def _first_line(text: str) -> str:
     return ""
 
 
+def _last_number(text: str) -> Number | None:
+    """The last number of a normalized text, in digits (only that one is converted)."""
+    for match in reversed(list(_NUMBER.finditer(text))):
+        if match.group(0).strip():
+            number = _number_of(match)
+            if number is not None:
+                return number
+    return None
+
+
 def _read_number(span: str, whole_response: bool) -> Number | None:
     if whole_response:
-        found = numbers_in(span)
-        return found[-1][1] if found else None
+        return _last_number(span)
     line = _first_line(span)
     equals = list(_EQUALS.finditer(line))
     after = line[equals[-1].end():] if equals else line
