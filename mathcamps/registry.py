@@ -117,7 +117,7 @@ class Definition(_Strict):
     )
     prerequisites: list[str] = Field(
         default_factory=list,
-        description="ids of registered standards this one builds on (Common Core progressions), e.g. 1.OA.A.1",
+        description="ids of the registered standards this one builds on, after the Common Core progressions",
     )
     unique: Literal["program", "statement"] = Field(
         default="program",
@@ -243,8 +243,8 @@ class Registry:
                 if prerequisite not in self._by_id:
                     raise DefinitionError(
                         f"{standard.definition_path}: prerequisites: {prerequisite} is not a registered standard "
-                        f"(a prerequisite names a standard of the same folder, variant included, e.g. "
-                        f"3.MD.D.8-triangle); known: {', '.join(self._by_id)}"
+                        f"(a prerequisite names a standard of the same folder by its id, with its variant "
+                        f"when it has one); known: {', '.join(self._by_id)}"
                     )
 
     @classmethod
