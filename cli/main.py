@@ -231,3 +231,8 @@ from mathcamps.cli.evaluate import eval_app  # noqa: E402
 
 app.add_typer(eval_app, name="eval")
 import mathcamps.cli.eval_analysis  # noqa: E402,F401  (registers eval grade, eval report and dynamics)
+
+from mathcamps.cli.release import export_command, release_app  # noqa: E402
+
+app.add_typer(release_app, name="release")
+app.command("export")(export_command)
