@@ -236,3 +236,4 @@ from mathcamps.cli.release import export_command, release_app  # noqa: E402
 
 app.add_typer(release_app, name="release")
 app.command("export")(export_command)
+import mathcamps.cli.eval_run  # noqa: E402,F401  (registers eval run and sweep)
