@@ -36,7 +36,8 @@ Other kinds:
   `less/smaller/fewer than`, `equal (to)`, `the same as`; the last one of the text counts. A
   negated phrase or `≤ ≥ ≠` is read and is wrong. Arrows (`=>`, `->`) are not comparisons.
 - assignment (values of unknowns): `x = 3, y = 4` in any order, `(x, y) = (3, 4)`; each value
-  by the number rules. A bare pair `(3, 4)` is read only where it is unambiguous: the unknowns
+  by the number rules; after a marker or in a box, exactly the gold's unknowns (`x = 0, y = 0` is
+  wrong for gold `x = 0`), while the fallback looks up only the gold's names. A bare pair `(3, 4)` is read only where it is unambiguous: the unknowns
   are x and y (the ordered pair's convention). One unknown also accepts a bare number.
 - remainder: `7 R 3`, `7 r 3`, `7 remainder 3`, `7 with a remainder of 3`,
   `quotient 7 and remainder 3` (either order). A lone quotient is wrong.
@@ -377,7 +378,10 @@ def _read_assignment(span: str, names: list[str] | None, whole_response: bool) -
         if found and found[0][0] == 0 and match.start() >= values.get(match.group(1), (-1, None))[0]:
             values[match.group(1)] = (match.start(), found[0][1])
     if names is not None and all(name in values for name in names):
-        return {name: values[name][1] for name in names}
+        # In the answer's own text every name given counts (an extra unknown is a wrong answer); in the
+        # fallback over the whole response, other names are the working's.
+        wanted = names if whole_response else sorted(values, key=lambda name: values[name][0])
+        return {name: values[name][1] for name in wanted}
     if values:  # names given values, but not each unknown: an answer, and not the right one
         return {name: number for name, (_, number) in values.items()}
     if names is not None and len(names) == 1:

@@ -115,6 +115,8 @@ CASES = [
     ("### Answer: y = 4 and x = 3", "x = 3, y = 4", "correct"),
     ("### Answer: x = 4, y = 3", "x = 3, y = 4", "wrong"),
     ("### Answer: x = 3", "x = 3, y = 4", "wrong"),
+    ("### Answer: x = 3, y = 4, z = 0", "x = 3, y = 4", "wrong"),
+    ("Let z = 0 first. Then x = 3 and y = 4.", "x = 3, y = 4", "correct"),
     ("### Answer: (x, y) = (3, 4)", "x = 3, y = 4", "correct"),
     ("### Answer: (y, x) = (3, 4)", "x = 3, y = 4", "wrong"),
     ("### Answer: (3, 4)", "x = 3, y = 4", "correct"),
