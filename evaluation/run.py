@@ -52,6 +52,8 @@ def read_release(path: Path, split: str = "all") -> Release:
     if split not in SPLITS:
         raise RunError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}.")
     if path.is_file() and path.suffix == ".jsonl":
+        if split != "all":
+            raise RunError(f"{path} is a file of problems, which has no {split} split: leave --split out.")
         return Release(path, hashlib.sha256(path.read_bytes()).hexdigest(), list(_problems(path)))
     manifest = path / "manifest.json"
     if not manifest.is_file():
