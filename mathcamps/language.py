@@ -402,7 +402,8 @@ def load_grammar(path: Path, start: str = "start", builder: ProgramBuilder | Non
     """A grammar file, compiled for LALR parsing; GrammarFileError gives file:line:col on mistakes.
 
     A grammar LALR cannot parse deterministically (two ranged rules that read the same
-    literal, say) is parsed by Earley instead: slower, but any context-free grammar works."""
+    literal, or a shift/reduce conflict) is parsed by Earley instead: slower, but any
+    context-free grammar works."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -417,9 +418,11 @@ def load_grammar(path: Path, start: str = "start", builder: ProgramBuilder | Non
     inline = True
     try:
         try:
-            lark = Lark(text, transformer=builder, parser="lalr", **options)
+            # strict: a shift/reduce conflict is an error, not silently resolved as a shift (which
+            # would refuse some programs of the grammar).
+            lark = Lark(text, transformer=builder, parser="lalr", strict=True, **options)
         except GrammarError as error:
-            if "collision" not in str(error).lower():
+            if not any(word in str(error).lower() for word in ("collision", "conflict")):
                 raise
             lark, inline = Lark(text, parser="earley", lexer="basic", ambiguity="resolve", **options), False
     except UnexpectedInput as error:

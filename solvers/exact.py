@@ -8,7 +8,7 @@ from fractions import Fraction
 import sympy
 
 from mathcamps.answers import comparison_of
-from mathcamps.language import MAX_EXPONENT, OPERATIONS, Ask, BinOp, Compare, Expr, Factors, Let, Num, Program, Solve, Var
+from mathcamps.language import MAX_EXPONENT, OPERATIONS, Ask, BinOp, Compare, Expr, Factors, Let, Num, Program, Solve, Var, free_names
 
 Rational = sympy.Rational
 
@@ -180,20 +180,28 @@ def solve(program: Program, domain: tuple | None = None) -> Solution:
     env: dict[str, sympy.Rational] = {}
     equations: list[_Affine] = []
     nonlinear = False
+    unknowns = program.unknowns
+    after: list[Let] = []  # quantities that use an unknown: known once the equations are solved
     for statement in program.statements:
         if isinstance(statement, Let):
-            env[statement.name] = evaluate(statement.expr, env)
+            if after or set(free_names(statement.expr)) & set(unknowns):
+                after.append(statement)
+            else:
+                env[statement.name] = evaluate(statement.expr, env)
         else:
+            if after:
+                raise Unsolvable("an equation after a quantity that uses an unknown")
             try:
                 equations.append(_affine(statement.left, env).combine(_affine(statement.right, env), -1))
             except _NonLinear:
                 nonlinear = True
-    unknowns = program.unknowns
     if unknowns:
         solved = _solve_nonlinear(program, env, domain) if nonlinear else _solve_equations(equations, unknowns)
         env.update(solved)
     elif equations and any(eq.constant != 0 for eq in equations):
         raise Unsolvable("an equation without unknowns is false")
+    for statement in after:
+        env[statement.name] = evaluate(statement.expr, env)
     values = {name: to_fraction(value) for name, value in env.items()}
     question = program.question
     if isinstance(question, Ask):
