@@ -1,4 +1,12 @@
-"""Follow-up questions, derived from a problem's program: here, the counterfactual kind.
+"""Follow-up questions, derived from a problem's program: counterfactual and incremental.
+
+An incremental follow-up goes on with the story by one step that uses the answer ("Then she
+gives 3 of them to her brother. How many does she have now?"). Its program is the original's,
+every statement kept, with one statement added by the grammar's `then` rule (which refers to the
+asked quantity) and a question for the new quantity; the whole must be a program of the grammar's
+`followup` rule. The step's numbers are drawn by the instantiation stage under the declared
+constraints, and its words come from the step frames of the original's frame family, with the
+original's people and things.
 
 A counterfactual changes exactly one given quantity of the original and asks the same question
 again ('Suppose the problem said "Ava had 9 apples." instead. How many apples does she have
@@ -17,15 +25,35 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from mathcamps.answers import format_answer
-from mathcamps.language import Hole, Program, format_program
+from mathcamps.language import (
+    Ask,
+    Grammar,
+    Hole,
+    Let,
+    Program,
+    ProgramError,
+    format_expr,
+    format_program,
+    free_names,
+    parse_program,
+)
 from mathcamps.records import ProblemKind
-from mathcamps.registry import Definition
+from mathcamps.registry import FOLLOWUP_STEP, Definition
 from mathcamps.solvers.constraints import Violation, check_problem
 from mathcamps.solvers.exact import Unsolvable, solve
 
 from mathcamps.compiler.instantiate import Instantiator
-from mathcamps.compiler.sampler import Skeleton
-from mathcamps.compiler.render import Rendered, Renderer, SpanTuple, Unfaithful, _display, check_nothing_else, said_number
+from mathcamps.compiler.sampler import LET_NAMES, Rejected, Sampler, Skeleton, assemble
+from mathcamps.compiler.render import (
+    Rendered,
+    Renderer,
+    SpanTuple,
+    Unfaithful,
+    _display,
+    check_nothing_else,
+    check_step_faithful,
+    said_number,
+)
 
 ATTEMPTS = 12  # number draws per round
 ROUNDS = 32  # changes tried
@@ -40,6 +68,7 @@ class Followup:
     answer_text: str
     statement: str
     spans: list[SpanTuple]
+    frame: str | None = None  # the step frame that told an incremental follow-up
 
 
 def _with_hole(program: Program, index: int) -> Program:
@@ -53,6 +82,8 @@ class Counterfactuals:
     The changed literal is chosen again by the instantiation stage, as a skeleton with that one
     hole: so it is built the same sound way (a dividend from its quotient, an equation's bare
     number from its unknown) and meets the same declared constraints."""
+
+    kind = ProblemKind.counterfactual
 
     def __init__(self, definition: Definition, renderer: Renderer):
         self.definition = definition
@@ -187,3 +218,96 @@ def check_followup(text: str, spans: list[SpanTuple], program: Program, old: Fra
     if not said_new:
         raise Unfaithful("faithfulness: the follow-up does not say the changed quantity")
     check_nothing_else(text, spans)
+
+
+class Incrementals:
+    """Makes incremental follow-ups for the problems of one standard whose grammar has a
+    `followup` rule (the follow-up programs) and a `then` rule (the added statement)."""
+
+    kind = ProblemKind.incremental
+
+    def __init__(self, definition: Definition, renderer: Renderer, grammar: Grammar):
+        self.definition = definition
+        self.renderer = renderer
+        self.grammar = grammar
+        self.steps = Sampler(
+            grammar, {}, definition.max_depth, start=FOLLOWUP_STEP, ranges=frozenset(definition.ranges)
+        )
+        self.instantiator = Instantiator(definition, budget=ATTEMPTS)
+
+    def make(self, program: Program, answer, rendered: Rendered, rng: random.Random) -> Followup:
+        """An incremental follow-up of the problem; Violation (with the last reason) if none is found."""
+        d = self.definition
+        domain = (d.values.min, d.values.max)
+        reason = "incremental: no step"
+        for _ in range(ROUNDS):
+            try:
+                skeleton = self._skeleton(program, rng)
+                shape = step_shape(skeleton.program.statements[-1].expr, program.question.names[0])
+                if not self.renderer.has_steps(rendered.frame, shape):
+                    raise Unfaithful(f"render: no step frame `{shape}` after {rendered.frame}")
+                longer, _ = self.instantiator.instantiate(skeleton, rng)
+                if self.grammar.parse(format_program(longer)) != longer:
+                    raise Violation("the follow-up does not read back the same under the grammar")
+                solution = solve(longer, domain)
+                check_problem(longer, d, {u: solution.values[u] for u in longer.unknowns})
+                new_answer = solution.answer(longer.question)
+                answer_text = format_answer(d.answer.kind, new_answer)
+                told = self.renderer.continue_story(rendered, longer, shape, new_answer, answer, rng)
+            except (Violation, Unsolvable, Unfaithful, Rejected, ProgramError, ValueError) as error:
+                reason = f"incremental: {error}"
+                continue
+            return Followup(
+                ProblemKind.incremental, longer, new_answer, answer_text, told.statement, told.spans, told.frame
+            )
+        raise Violation(reason)
+
+    def _skeleton(self, program: Program, rng: random.Random) -> Skeleton:
+        """The program with one sampled step after its statements (its numbers holes), asking the
+        step's quantity."""
+        (asked,) = program.question.names
+        taken = {s.name for s in program.statements if isinstance(s, Let)} | set(program.unknowns)
+        new = next(name for name in LET_NAMES if name not in taken)
+        derivation = self.steps.derive(rng)
+        words, holes, ranges = [], 0, []
+        for kind, value in derivation:
+            if kind == "hole":
+                words.append(holes)
+                holes += 1
+                ranges.append(value)
+            elif kind == "name":
+                if value == "unknown":
+                    raise Rejected("a step may not bring in an unknown")
+                words.append(new if value == "let" else asked)
+            else:
+                words.append(value)
+        step = assemble(words, hole="0")
+        if not step.startswith(f"let {new} ="):
+            raise Rejected(f"the `{FOLLOWUP_STEP}` rule must define one new quantity with `let`")
+        base = len(program.literals())
+        text = format_program(Program(program.statements, Ask((new,)))).rsplit("\n", 1)[0]
+        longer = parse_program(f"{text}\n{step}\nask {new}")
+        longer = longer.map_literals(lambda k, node: Hole(k - base) if k >= base else node)
+        return Skeleton(format_program(longer), longer, holes, tuple(ranges))
+
+
+def step_shape(expr, asked: str) -> str:
+    """A step's expression (with numbers or holes) with the asked quantity written A and each
+    number N: `A * (N / N)`, the key of its step frames."""
+    text = format_expr(expr)
+    text = re.sub(r"#\d+|(?<![A-Za-z_\d])-?\d+(\.\d+)?", "N", text)
+    return re.sub(rf"(?<![A-Za-z_\d]){asked}(?![A-Za-z_\d])", "A", text)
+
+
+def check_incremental(text: str, spans: list[SpanTuple], program: Program, parent: Program) -> None:
+    """Unfaithful unless `program` is `parent` with every statement kept and one `let` added that
+    uses the parent's answer and is asked for, and the text says the new numbers (see
+    check_step_faithful)."""
+    *kept, added = program.statements
+    if tuple(kept) != parent.statements or not isinstance(added, Let):
+        raise Unfaithful("an incremental follow-up keeps every statement of its parent and adds one `let`")
+    (asked,) = parent.question.names
+    if asked not in free_names(added.expr) or program.question != Ask((added.name,)):
+        raise Unfaithful("an incremental follow-up's step uses the parent's answer and is asked for")
+    values = [n.value for n in program.literals()]
+    check_step_faithful(text, spans, values, len(parent.literals()))

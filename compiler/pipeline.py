@@ -24,7 +24,7 @@ from mathcamps.solvers.constraints import Violation, check_problem, infeasibilit
 from mathcamps.solvers.exact import Unsolvable, solve
 from mathcamps.solvers.prover import PROVED, Claim, prove
 
-from mathcamps.compiler.followups import Counterfactuals, Followup
+from mathcamps.compiler.followups import Counterfactuals, Followup, Incrementals
 from mathcamps.compiler.instantiate import Instantiator
 from mathcamps.compiler.render import Rendered, Renderer, TemplateError, Unfaithful
 from mathcamps.compiler.sampler import Rejected, Sampler, Skeleton
@@ -101,6 +101,9 @@ class StandardCompiler:
             raise TemplateError(f"{standard.definition_path}: {error}") from None
         self.stats = Stats(standard.id)
         self.counterfactuals = Counterfactuals(d, self.renderer) if "counterfactual" in d.followups else None
+        self.incrementals = (
+            Incrementals(d, self.renderer, standard.followup_grammar) if "incremental" in d.followups else None
+        )
         self._infeasible: dict[tuple, str | None] = {}
         self._check_feasible()
 
@@ -262,8 +265,9 @@ class StandardCompiler:
         self.instantiator.rejections.clear()
 
     def _followups(self, parents: list[_Candidate]) -> dict[int, list[Followup]]:
-        """The declared follow-ups of each accepted problem, proved by z3 as one batch."""
-        if self.counterfactuals is None or not parents:
+        """The declared follow-ups of each accepted problem, in a fixed order of kinds, proved by z3 as one batch."""
+        makers = [m for m in (self.counterfactuals, self.incrementals) if m is not None]
+        if not makers or not parents:
             return {}
         t0 = time.perf_counter()
         made: list[tuple[int, Followup]] = []
@@ -272,13 +276,18 @@ class StandardCompiler:
         # A follow-up is judged in the dialogue of its parent: it need not differ from the other
         # problems (a small standard has fewer programs than originals and follow-ups together).
         for parent in sorted(parents, key=lambda c: c.index):
-            rng = random.Random(f"{problem_seed(self.seed, self.standard.id, parent.index)}-counterfactual")
-            try:
-                followup = self.counterfactuals.make(parent.program, parent.changeable, parent.answer, parent.rendered, rng)
-            except Violation as error:
-                self._reject(str(error))
-                continue
-            made.append((parent.index, followup))
+            seed = problem_seed(self.seed, self.standard.id, parent.index)
+            for maker in makers:
+                rng = random.Random(f"{seed}-{maker.kind.value}")
+                try:
+                    if maker is self.counterfactuals:
+                        followup = maker.make(parent.program, parent.changeable, parent.answer, parent.rendered, rng)
+                    else:
+                        followup = maker.make(parent.program, parent.answer, parent.rendered, rng)
+                except Violation as error:
+                    self._reject(str(error))
+                    continue
+                made.append((parent.index, followup))
         t1 = time.perf_counter()
         self.stats.seconds["followups"] += t1 - t0
         domain = (d.values.min, d.values.max)
@@ -289,7 +298,7 @@ class StandardCompiler:
             if verdict == PROVED:
                 proved.setdefault(index, []).append(followup)
             else:
-                self._reject(f"counterfactual: {verdict}")
+                self._reject(f"{followup.kind.value}: {verdict}")
         return proved
 
     def _followup_record(self, parent: Problem, followup: Followup) -> Problem:
@@ -303,7 +312,7 @@ class StandardCompiler:
                 answer=followup.answer_text,
                 verdicts=Verdicts(sympy=followup.answer_text, z3=PROVED),
                 render=Provenance(
-                    frame=f"followup/{followup.kind.value}",
+                    frame=followup.frame or f"followup/{followup.kind.value}",
                     theme=parent.render.theme,
                     spans=[Span(**s._asdict()) for s in followup.spans],
                 ),

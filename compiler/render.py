@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import NamedTuple
 from fractions import Fraction
 from functools import cache, lru_cache
@@ -70,9 +71,29 @@ class Frame(_Strict):
     )
 
 
+class StepFrame(_Strict):
+    """How the story of a problem goes on by one step: an incremental follow-up's words."""
+
+    id: str
+    step: str = Field(description="the added step as an expression of the asked quantity A and numbers N: `A + N`")
+    after: list[str] = Field(
+        default=["*"],
+        description="the frames of this file it reads right after: ids or patterns like `add-*`, and `!eq-*` for none of those",
+    )
+    story: str
+    question: str
+    unit: str | None = None
+    when: str | None = Field(
+        default=None,
+        description="a Jinja condition on the numbers n1, n2, ... (the new one last), the new answer "
+        "and the original answer `before`",
+    )
+
+
 class FrameFile(_Strict):
     unit: str
     frames: list[Frame] = Field(min_length=1)
+    steps: list[StepFrame] = Field(default_factory=list, description="how each frame's story goes on by one step")
 
 
 class Person(_Strict):
@@ -180,6 +201,7 @@ class Renderer:
         # One template per frame renders story, question and unit at once (one Jinja context, not three).
         # A frame is known by `family/id`, which the records keep as provenance.
         self.by_shape: dict[str, list[tuple[Frame, jinja2.Template, str, object]]] = {}
+        self.steps: dict[str, list[tuple[StepFrame, jinja2.Template, str, object]]] = {}  # by family
         for source in self.sources:
             frames: FrameFile = _load_frames(source)
             try:
@@ -189,6 +211,13 @@ class Renderer:
                     condition = env.compile_expression(frame.when) if frame.when else None
                     self.by_shape.setdefault(frame.shape, []).append(
                         (frame, template, f"{source.stem}/{frame.id}", condition)
+                    )
+                for step in frames.steps:
+                    unit = step.unit if step.unit is not None else frames.unit
+                    template = env.from_string(_PART.join((step.story, step.question, unit)))
+                    condition = env.compile_expression(step.when) if step.when else None
+                    self.steps.setdefault(source.stem, []).append(
+                        (step, template, f"{source.stem}/{step.id}", condition)
                     )
             except jinja2.TemplateSyntaxError as error:
                 raise TemplateError(f"{source}: line {error.lineno} of a frame: {error.message}") from None
@@ -233,6 +262,54 @@ class Renderer:
         rng = random.Random()
         rng.setstate(rendered.state)
         return self._render(program, compiled, rendered.theme, rng)
+
+    def has_steps(self, frame: str, step: str) -> bool:
+        """Whether some step frame `step` may read right after frame `family/id` (numbers aside)."""
+        family, _, frame_id = frame.partition("/")
+        return any(c[0].step == step and _follows(frame_id, c[0].after) for c in self.steps.get(family, ()))
+
+    def continue_story(
+        self, rendered: Rendered, program: Program, step: str, answer, before, rng: random.Random
+    ) -> Rendered:
+        """The words of one more step of `rendered`'s story: `program` is its program with one
+        statement added, `step` that statement's shape (`A + N`). The people and words are
+        `rendered`'s; only the new numbers must be said; `rng` chooses among the step frames that
+        fit. Unfaithful if none does."""
+        family, _, frame_id = rendered.frame.partition("/")
+        values = condition_values(program, answer)
+        values["before"] = before
+        usable = [
+            c
+            for c in self.steps.get(family, ())
+            if c[0].step == step
+            and _follows(frame_id, c[0].after)
+            and (c[3] is None or c[3](**values))
+        ]
+        if not usable:
+            raise Unfaithful(f"render: no step frame `{step}` after {rendered.frame} fits these numbers")
+        step_frame, template, key, _ = rng.choice(usable)
+        again = random.Random()
+        again.setstate(rendered.state)
+        literals = program.literals()
+        context = self._context(rendered.theme, program, literals, again)
+        first_new = len(literals) - step.count("N")
+        context["new"] = [Quantity(i, literals[i].value) for i in range(first_new, len(literals))]
+        context["n"] = context["new"][0]
+        try:
+            story, question, unit = (part.strip() for part in template.render(context).split(_PART))
+            unit = _MARK.sub("", unit)
+        except jinja2.UndefinedError as error:
+            raise Unfaithful(f"render: step frame {step_frame.id} with theme {rendered.theme}: {error.message}") from None
+        spans: list[SpanTuple] = []
+        seen: list[int] = []
+        story_text = _fill(story, literals, 0, spans, seen)
+        question_start = len(story_text) + 1 if story_text else 0
+        question_text = _fill(question, literals, question_start, spans, seen)
+        statement = f"{story_text} {question_text}" if story_text else question_text
+        spans.append(SpanTuple(question_start, len(statement), "question"))
+        spans.sort(key=lambda s: s.start)
+        check_step_faithful(statement, spans, [n.value for n in literals], first_new, unit)
+        return Rendered(statement, key, rendered.theme, spans)
 
     def _render(self, program: Program, compiled: tuple, theme_name: str, rng: random.Random) -> Rendered:
         frame, template, frame_key, _ = compiled
@@ -391,6 +468,34 @@ def check_faithful(
         index = int(span.source.split()[1])
         if said_number(statement[span.start : span.end]) != values[index]:
             raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say literal {index}")
+    question_text = check_nothing_else(statement, spans)
+    if unit and unit not in question_text:
+        raise Unfaithful(f"faithfulness: the question does not mention {unit!r}")
+
+
+def _follows(frame_id: str, patterns: list[str]) -> bool:
+    """Whether a step frame with these `after` patterns reads right after frame `frame_id`."""
+    wanted = [p for p in patterns if not p.startswith("!")] or ["*"]
+    refused = [p[1:] for p in patterns if p.startswith("!")]
+    return any(fnmatchcase(frame_id, p) for p in wanted) and not any(fnmatchcase(frame_id, p) for p in refused)
+
+
+def check_step_faithful(statement: str, spans: list[SpanTuple], values: list[Fraction], first_new: int, unit: str = "") -> None:
+    """Raises Unfaithful unless a step's text says each new literal (index `first_new` on) exactly
+    once, any earlier one only as it is, nothing else numeric, and ends in one question (about `unit`)."""
+    said = []
+    for span in spans:
+        if span.source == "question":
+            continue
+        kind, _, number = span.source.rpartition(" ")
+        if kind != "literal" or not number.isdigit() or int(number) >= len(values):
+            raise Unfaithful(f"faithfulness: span {span.start}-{span.end} says {span.source!r}, not a literal")
+        if said_number(statement[span.start : span.end]) != values[int(number)]:
+            raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say {span.source}")
+        said.append(int(number))
+    new = [i for i in said if i >= first_new]
+    if sorted(new) != list(range(first_new, len(values))):
+        raise Unfaithful(f"faithfulness: the step must say each new number once, not literals {sorted(new)}")
     question_text = check_nothing_else(statement, spans)
     if unit and unit not in question_text:
         raise Unfaithful(f"faithfulness: the question does not mention {unit!r}")

@@ -34,7 +34,7 @@ from mathcamps.registry import DefinitionError, default_registry
 from mathcamps.solvers.exact import Unsolvable, solve
 from mathcamps.solvers.prover import PROVED, Claim, prove
 
-from mathcamps.compiler.followups import check_followup
+from mathcamps.compiler.followups import check_followup, check_incremental
 from mathcamps.compiler.render import SpanTuple, Unfaithful, check_faithful
 
 AGREES, DISAGREES, UNPARSEABLE, UNPROVED = "agrees", "disagrees", "unparseable", "unproved"
@@ -259,11 +259,16 @@ def _our_checks(item: Item, program: Program) -> str | None:
         standard = _registry().get(item.standard)
     except DefinitionError:
         return f"unknown standard {item.standard!r}"
+    incremental = item.kind == "incremental"
     try:
-        if standard.grammar.parse(record["program"], item.id) != program:
+        grammar = standard.followup_grammar if incremental else standard.grammar
+        if grammar.parse(record["program"], item.id) != program:
             return f"the program does not parse to itself under {standard.grammar_path.name}"
     except ProgramError:
-        return f"the program is not in the grammar of {standard.id} ({standard.grammar_path.name})"
+        rule = " (its `followup` rule)" if incremental else ""
+        return f"the program is not in the grammar of {standard.id} ({standard.grammar_path.name}{rule})"
+    except DefinitionError as error:
+        return str(error)
     return None
 
 
@@ -277,7 +282,11 @@ def _faithful(item: Item, program: Program) -> str | None:
             seen = [int(s.source.split()[1]) for s in spans if s.source.startswith("literal ")]
             check_faithful(record["statement"], spans, len(values), seen, "", values)
             return None
-        before = [n.value for n in parse_program(item.parent_program).literals()]
+        parent = parse_program(item.parent_program)
+        if item.kind == "incremental":
+            check_incremental(record["statement"], spans, program, parent)
+            return None
+        before = [n.value for n in parent.literals()]
         changed = [i for i, (a, b) in enumerate(zip(before, values)) if a != b]
         if len(before) != len(values) or len(changed) != 1:
             return f"a counterfactual must change exactly one quantity of {record['parent']}, not {len(changed)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -111,9 +112,11 @@ class Definition(_Strict):
         "each side must be shorter than all the others together",
     )
     fractions: FractionSpec = Field(default_factory=FractionSpec)
-    followups: list[Literal["counterfactual"]] = Field(
+    followups: list[Literal["counterfactual", "incremental"]] = Field(
         default_factory=list,
-        description="kinds of follow-up question each problem gets: counterfactual (one given quantity changes)",
+        description="kinds of follow-up question each problem gets: counterfactual (one given quantity "
+        "changes) and incremental (the story goes on by one step; the grammar's `followup` and `then` "
+        "rules say which programs those are)",
     )
     prerequisites: list[str] = Field(
         default_factory=list,
@@ -156,6 +159,10 @@ class Definition(_Strict):
         return [self.ranges[name] if name else self.numbers for name in ranged]
 
 
+FOLLOWUP_START = "followup"  # the rule of a grammar whose programs are its incremental follow-ups
+FOLLOWUP_STEP = "then"  # the rule of the statement an incremental follow-up adds
+
+
 class Standard:
     """A loaded standard: its definition, its grammar, and the hashes that version them."""
 
@@ -177,6 +184,16 @@ class Standard:
     @cached_property
     def grammar(self) -> Grammar:
         return load_grammar(self.grammar_path)
+
+    @cached_property
+    def followup_grammar(self) -> Grammar:
+        """The grammar read from its `followup` rule: the programs of incremental follow-ups."""
+        if not re.search(rf"^\??{FOLLOWUP_START}\s*:", self.grammar.text, re.M):
+            raise DefinitionError(
+                f"{self.definition_path}: followups: incremental needs a `{FOLLOWUP_START}` rule in "
+                f"{self.grammar_path.name} (the original forms, then one `{FOLLOWUP_STEP}` statement, then the question)"
+            )
+        return load_grammar(self.grammar_path, start=FOLLOWUP_START)
 
     @cached_property
     def definition_sha256(self) -> str:

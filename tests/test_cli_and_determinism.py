@@ -26,8 +26,9 @@ def test_standards_lists_every_standard_with_grade_domain_kind_and_text(registry
 def test_sample_shows_program_statement_answer_and_verdicts():
     result = runner.invoke(app, ["sample", "2.NBT.B.5", "-n", "2", "--seed", "4"], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
-    assert result.output.count("z3: proved") == 4  # two problems, each with its counterfactual
+    assert result.output.count("z3: proved") == 6  # two problems, each with its two follow-ups
     assert result.output.count("counterfactual follow-up") == 2
+    assert result.output.count("incremental follow-up") == 2
     assert "ask a" in result.output and "answer:" in result.output
 
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from mathcamps.answers import format_answer, parse_answer
 from mathcamps.compiler.render import NUMBER_WORDS, shape_of
-from mathcamps.language import parse_program
+from mathcamps.language import Ask, Let, free_names, parse_program
 from mathcamps.solvers.constraints import check_problem
 from mathcamps.solvers.exact import solve
 from mathcamps.solvers.prover import PROVED, Claim, prove
@@ -61,10 +61,28 @@ def test_a_counterfactual_changes_one_given_quantity_and_the_answer(compiled, st
         assert shape_of(before) == shape_of(after) and problem.answer != parent.answer, problem.id
 
 
+def test_an_incremental_keeps_every_quantity_and_adds_exactly_one_step(compiled, standard_id):
+    problems, _ = compiled[standard_id]
+    by_id = {p.id: p for p in problems}
+    for problem in problems:
+        if problem.kind.value != "incremental":
+            continue
+        parent = parse_program(by_id[problem.parent].program)
+        program = parse_program(problem.program)
+        *kept, added = program.statements
+        assert tuple(kept) == parent.statements and isinstance(added, Let), problem.id
+        assert parent.question.names[0] in free_names(added.expr), problem.id
+        assert program.question == Ask((added.name,)), problem.id
+        old, new = [n.value for n in parent.literals()], [n.value for n in program.literals()]
+        assert new[: len(old)] == old and len(new) > len(old), problem.id
+
+
 def test_every_problem_parses_back_under_its_own_grammar_and_the_core(compiled, registry, standard_id):
     problems, _ = compiled[standard_id]
-    grammar = registry.get(standard_id).grammar
+    standard = registry.get(standard_id)
     for problem in problems:
+        # An incremental follow-up is a program of the grammar's `followup` rule.
+        grammar = standard.followup_grammar if problem.kind.value == "incremental" else standard.grammar
         own = grammar.parse(problem.program, problem.id)
         assert parse_program(problem.program, problem.id) == own
 
@@ -127,6 +145,9 @@ def test_every_followup_says_its_change_in_the_context_of_its_parent(compiled, s
                 masked[span.start : span.end] = " " * (span.end - span.start)
         assert not re.search(r"\d", "".join(masked)), problem.id
         assert problem.statement.count("?") == 1 and problem.statement.endswith("?")
+        if problem.kind.value == "incremental":  # it says each number of its step, once
+            said = sorted(int(s.source.split()[1]) for s in problem.render.spans if s.source.startswith("literal "))
+            assert [i for i in said if i >= len(parent_literals)] == list(range(len(parent_literals), len(literals)))
 
 
 def test_every_statement_says_exactly_its_program(compiled, standard_id):

@@ -19,6 +19,7 @@ from mathcamps.cli.main import app
 from mathcamps.compiler.validate import AGREES, DISAGREES, UNPARSEABLE, UNPROVED, run, validate
 from mathcamps.legacy import parse_legacy
 from mathcamps.language import Num, format_program, parse_program
+from mathcamps.solvers.exact import solve
 
 SAMPLE = Path(__file__).parent / "fixtures" / "mathcamps-v1"
 
@@ -169,6 +170,36 @@ def test_a_followup_is_checked_in_the_context_of_its_parent(compiled, tmp_path):
     path.write_text(parent.to_json() + "\n" + json.dumps(followup | {"program": format_program(twice)}) + "\n")
     verdicts = _verdicts(path)
     assert verdicts[0].verdict == AGREES and verdicts[1].verdict != AGREES
+
+
+def test_an_incremental_followup_must_keep_its_parent_and_say_its_step(compiled, tmp_path):
+    problems, _ = compiled["2.NBT.B.7"]
+    followup = next(q for q in problems if q.kind.value == "incremental")
+    parent = next(p for p in problems if p.id == followup.parent)
+    record = json.loads(followup.to_json())
+    path = tmp_path / "pair.jsonl"
+
+    def verdict_of(changed: dict):
+        path.write_text(parent.to_json() + "\n" + json.dumps(record | changed) + "\n")
+        first, second = _verdicts(path)
+        assert first.verdict == AGREES
+        return second
+
+    assert verdict_of({}).verdict == AGREES
+    # The step's number misstated in the text.
+    span = next(s for s in record["render"]["spans"] if s["source"] == f"literal {len(parse_program(parent.program).literals())}")
+    statement = record["statement"]
+    said = statement[span["start"] : span["end"]]
+    digit = "8" if said.startswith("7") else "7"
+    wrong = statement[: span["start"]] + digit * len(said) + statement[span["end"] :]
+    told = verdict_of({"statement": wrong})
+    assert told.verdict == DISAGREES and told.reason.startswith("statement")
+    # A parent quantity changed on the way: not the same story going on.
+    program = parse_program(record["program"])
+    moved = program.map_literals(lambda k, node: Num(node.value + 1) if k == 0 else node)
+    answer = str(solve(moved).answer(moved.question))  # so that only the context is wrong
+    kept = verdict_of({"program": format_program(moved), "answer": answer})
+    assert kept.verdict != AGREES and "keeps every statement" in kept.reason
 
 
 def test_an_equation_with_several_solutions_is_unproved(tmp_path):
