@@ -185,8 +185,8 @@ statement from a sentence frame and checked that it says exactly the program, an
 from its own translation of the program. Candidates failing any stage were rejected and counted
 ({{ "{:,}".format(rejected) }} in all{% if top_rejections %}; most often: {{ top_rejections }}{% endif %}).
 
-{{ m.per_standard }} originals were asked of each standard. An original whose program an earlier original
-of the release already had (of any standard) was dropped with its follow-ups. The split is made by a hash,
+{{ m.per_standard }} originals were asked of each standard. An original whose program and statement an
+earlier original of the release already had (of any standard) was dropped with its follow-ups. The split is made by a hash,
 never by chance: {{ m.split_rule }} (test fraction {{ m.test_fraction }}).
 
 Tools: mathcamps {{ m.mathcamps_version }}, Python {{ m.python }}, {{ libraries }}.

@@ -34,7 +34,7 @@ from mathcamps import __version__
 from mathcamps.errors import MathcampsError
 from mathcamps.language import grammar_dir
 from mathcamps.records import SCHEMA_VERSION, Problem, ProblemKind
-from mathcamps.registry import Standard, format_validation_error, load_definition
+from mathcamps.registry import Registry, Standard, format_validation_error, load_definition
 
 from mathcamps.compiler.pipeline import StandardCompiler, Stats
 
@@ -94,7 +94,9 @@ class StandardEntry(_Strict):
     templates_sha256: str = Field(description="sha256 of the names and sha256 of the frames and vocabulary it reads")
     requested: int = Field(description="originals asked for")
     compiled: dict[str, int] = Field(description="records the compiler made, by kind")
-    duplicates: dict[str, int] = Field(description="records dropped because an earlier original has the program")
+    duplicates: dict[str, int] = Field(
+        description="records dropped because an earlier original has the same program and statement"
+    )
     candidates: int
     rejections: dict[str, int] = Field(description="rejected candidates and number draws, by reason")
     counts: dict[str, dict[str, int]] = Field(description="records in the release, by split and kind")
@@ -148,6 +150,13 @@ def read_manifest(folder: Path) -> Manifest:
 
 
 # ---------------------------------------------------------------- splits and inputs
+
+
+def duplicate_key(original: Problem | _Line) -> bytes:
+    """What no two originals of a release share: the same program said in the same words is the same
+    problem (one program told twice, as the standards that declare `unique: statement` do, is not;
+    nor can it straddle the splits, which go by the program)."""
+    return hashlib.sha256(f"{original.program}\x00{original.statement}".encode("utf-8")).digest()[:16]
 
 
 def split_of(program: str, test_fraction: float) -> str:
@@ -336,10 +345,14 @@ class _Line(NamedTuple):
     kind: str
     parent: str | None
     program: str
+    statement: str
 
 
 def _line_of(problem: Problem) -> _Line:
-    return _Line(problem.to_json(), problem.id, problem.standard, problem.kind.value, problem.parent, problem.program)
+    return _Line(
+        problem.to_json(), problem.id, problem.standard, problem.kind.value, problem.parent, problem.program,
+        problem.statement,
+    )
 
 
 def _read_shard(path: Path) -> Iterator[_Line]:
@@ -347,7 +360,7 @@ def _read_shard(path: Path) -> Iterator[_Line]:
         for line in lines:
             text = line.rstrip("\n")
             raw = json.loads(text)
-            yield _Line(text, raw["id"], raw["standard"], raw["kind"], raw["parent"], raw["program"])
+            yield _Line(text, raw["id"], raw["standard"], raw["kind"], raw["parent"], raw["program"], raw["statement"])
 
 
 def _groups(lines: Iterable[_Line]) -> Iterator[list[_Line]]:
@@ -468,7 +481,7 @@ def build_release(
                 tally = _Tally()
                 for group in _groups(lines):
                     original = group[0]
-                    key = hashlib.sha256(original.program.encode("utf-8")).digest()[:16]
+                    key = duplicate_key(original)
                     if key in seen:
                         tally.duplicates.update(line.kind for line in group)
                         continue
@@ -569,10 +582,13 @@ class Verification:
 MAX_PROBLEMS_SHOWN = 20
 
 
-def verify_release(folder: Path, workers: int = 1, validate: bool = True, on_verdict=None) -> Verification:
+def verify_release(
+    folder: Path, workers: int = 1, validate: bool = True, on_verdict=None, registry: Registry | None = None
+) -> Verification:
     """Checks a release against its manifest: every file's sha256, size and record count, the counts per
     standard, kind and split, the split and order of every record, no repeated original; then every
-    answer with the validator (parse, sympy, z3)."""
+    answer with the validator (parse, sympy, z3), against the standards of `registry` (default: the
+    built-in ones)."""
     manifest = read_manifest(folder)
     report = Verification(manifest)
     problems = report.problems
@@ -609,7 +625,7 @@ def verify_release(folder: Path, workers: int = 1, validate: bool = True, on_ver
             if on_verdict is not None:
                 on_verdict(verdict)
 
-        summary = run(present, workers, None, note)
+        summary = run(present, workers, None, note, registry)
         report.validation = summary
         total = summary.total()
         bad = sum(total.values()) - total[AGREES]
@@ -656,9 +672,9 @@ def _check_records(folder: Path, manifest: Manifest, problems: list[str], checke
                     wrong(place, f"{problem.id}: standard {problem.standard} is not in the manifest")
                 if problem.parent is None:
                     original = problem
-                    key = hashlib.sha256(problem.program.encode("utf-8")).digest()[:16]
+                    key = duplicate_key(problem)
                     if key in seen:
-                        wrong(place, f"{problem.id}: an earlier original has the same program")
+                        wrong(place, f"{problem.id}: an earlier original has the same program and statement")
                     seen.add(key)
                     if split_of(problem.program, manifest.test_fraction) != split:
                         wrong(place, f"{problem.id}: its program hashes to the other split")

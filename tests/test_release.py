@@ -129,11 +129,11 @@ def test_splits_are_by_the_hash_of_the_original_program_and_follow_ups_sit_after
         for record in records:
             if record.parent is None:
                 original = record
-                programs.append(record.program)
+                programs.append((record.program, record.statement))
                 assert split_of(record.program, manifest.test_fraction) == split
             else:
                 assert original is not None and record.parent == original.id  # right after its original
-    assert len(programs) == len(set(programs))  # no program twice, within or across splits
+    assert len(programs) == len(set(programs))  # no problem twice, within or across splits
 
 
 def test_split_of_is_a_stable_sha256_bucket():
@@ -143,13 +143,63 @@ def test_split_of_is_a_stable_sha256_bucket():
     assert split_of(program, 0.0) == "train" and split_of(program, 1.0) == "test"
 
 
-def test_an_original_whose_program_was_already_emitted_is_dropped_with_its_follow_ups_and_counted(few):
-    manifest = read_manifest(few)
-    compare = next(s for s in manifest.standards if s.id == "K.CC.C.7")  # few programs: `unique: statement`
-    assert compare.duplicates["original"] > 0
-    assert compare.duplicates["counterfactual"] == compare.duplicates["original"]
-    kept = sum(compare.counts[split]["original"] for split in ("train", "test"))
-    assert kept + compare.duplicates["original"] == compare.compiled["original"]
+TWICE_TOLD = """\
+// One sum, told in many words: the two standards below share it.
+start: total _NL ask
+total: "let" NAME "=" sum -> let
+sum: num "+" num -> add
+ask: "ask" NAME
+followup: total _NL then _NL ask
+then: "let" NAME "=" more -> let
+more: var "+" num -> add
+%import .core (num, var, NAME, NUMBER, _NL)
+%ignore " "
+"""
+
+
+def _twice_told(folder: Path, variant: str) -> None:
+    (folder / f"1.OA.C.6-{variant}.yaml").write_text(
+        f"id: 1.OA.C.6\nvariant: {variant}\ngrade: '1'\ndomain: OA\ncluster: Add within 20.\n"
+        "text: Add within 20.\ngrammar: sum.lark\nnumbers: {min: 2, max: 2}\nvalues: {min: 0, max: 20}\n"
+        "unique: statement\nfollowups: [incremental]\nanswer: {kind: integer}\n"
+        "render: {frames: counting, themes: [fruit]}\n"
+    )
+
+
+def test_an_original_already_in_the_release_is_dropped_with_its_follow_ups_and_counted(tmp_path):
+    # Two standards whose only program is 2 + 2, told in a few words: the second repeats some of
+    # the first's problems (same program, same statement), which the release keeps once.
+    folder = tmp_path / "skills"
+    folder.mkdir()
+    (folder / "sum.lark").write_text(TWICE_TOLD)
+    _twice_told(folder, "a")
+    _twice_told(folder, "b")
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "counting.yaml").write_text(
+        'unit: "{{ nouns }}"\nframes:\n  - id: two-bags\n    shape: "let a = N + N\\nask a"\n'
+        '    story: "{{ name }} has {{ n1 }} {{ nouns }} in a red bag and {{ n2 }} in a blue bag."\n'
+        '    question: "How many {{ nouns }} does {{ name }} have?"\n'
+        'steps:\n  - id: finds-more\n    step: "A + N"\n    story: "Then {{ name }} finds {{ n }} more."\n'
+        '    question: "How many {{ nouns }} does {{ name }} have now?"\n'
+    )
+    (templates / "vocabulary.yaml").write_text(
+        "people:\n  - {name: Ava, pronoun: she}\n  - {name: Liam, pronoun: he}\n"
+        "themes:\n  fruit: {noun: plum}\n"
+    )
+    registry = Registry.load(folder)
+    release = build_release(list(registry), tmp_path, "twice", "0.1.0", 2, SEED, templates=templates).path
+    first, second = read_manifest(release).standards
+    # Each standard tells 2 + 2 in the only two ways it can (Ava's, Liam's): the second, the same two.
+    assert first.duplicates["original"] == 0 and second.duplicates["original"] == 2
+    assert second.duplicates["incremental"] == second.compiled["incremental"] == 2  # gone with them
+    for entry in (first, second):
+        kept = sum(entry.counts[split]["original"] for split in ("train", "test"))
+        assert kept + entry.duplicates["original"] == entry.compiled["original"] == 2
+    told = [(r.program, r.statement) for split in ("train", "test") for r in _records(release, split) if r.parent is None]
+    assert len(told) == len(set(told)) == 2
+    verification = verify_release(release, registry=registry)  # against the standards it was built of
+    assert verification.ok, verification.problems
 
 
 def test_verify_passes_on_a_fresh_release_and_names_the_file_when_one_byte_changes(few, tmp_path):
