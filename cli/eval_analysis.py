@@ -11,7 +11,6 @@ from rich.table import Table
 
 from mathcamps.cli.common import GrammarsDir, StandardsDir, console, load_registry, user_errors
 from mathcamps.cli.evaluate import eval_app
-from mathcamps.cli.main import app
 
 PlotFile = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG figure to this file.")]
 JsonFile = Annotated[Optional[Path], typer.Option("--json", help="Write the figures as JSON to this file.")]
@@ -216,6 +215,3 @@ def _tokens(count: int) -> str:
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
-
-
-app.command("dynamics")(dynamics_command)

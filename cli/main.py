@@ -186,6 +186,8 @@ def validate_command(
         Optional[Path], typer.Option("--report", help="Write every problem's verdict to this JSON file.")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (same verdicts for any number).")] = 1,
+    standards: StandardsDir = None,
+    grammars: GrammarsDir = None,
 ) -> None:
     """Re-derive every answer from its program (sympy, then z3) and say whether the stored one holds.
 
@@ -208,7 +210,7 @@ def validate_command(
             if progress.tasks[task].completed % 200 == 0:
                 progress.refresh()
 
-        summary = run(paths, workers, report, advance)
+        summary = run(paths, workers, report, advance, load_registry(standards, grammars))
     table = Table(title="validation", expand=False)
     columns = ("standard", "problems", AGREES, DISAGREES, UNPARSEABLE, UNPROVED)
     for column in columns:
@@ -227,13 +229,14 @@ def validate_command(
         raise typer.Exit(1)
 
 
+# The other command groups, one module each: releases and exports, and `eval`, whose commands
+# eval_analysis (grade, report) and eval_run (run, sweep) register on it.
+from mathcamps.cli import eval_run  # noqa: E402,F401
+from mathcamps.cli.eval_analysis import dynamics_command  # noqa: E402
 from mathcamps.cli.evaluate import eval_app  # noqa: E402
-
-app.add_typer(eval_app, name="eval")
-import mathcamps.cli.eval_analysis  # noqa: E402,F401  (registers eval grade, eval report and dynamics)
-
 from mathcamps.cli.release import export_command, release_app  # noqa: E402
 
 app.add_typer(release_app, name="release")
 app.command("export")(export_command)
-import mathcamps.cli.eval_run  # noqa: E402,F401  (registers eval run and sweep)
+app.add_typer(eval_app, name="eval")
+app.command("dynamics")(dynamics_command)

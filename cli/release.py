@@ -108,6 +108,8 @@ def build_command(
 def verify_command(
     folder: Annotated[Path, typer.Argument(help="A release folder, NAME-X.Y.Z.")],
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes for validation.")] = 1,
+    standards: StandardsDir = None,
+    grammars: GrammarsDir = None,
 ) -> None:
     """Check a release: every file's sha256, size and record count against its manifest, the counts per
     standard, kind and split, and every answer (parse, sympy, z3). Exits 0 only if all pass."""
@@ -122,7 +124,7 @@ def verify_command(
             if progress.tasks[task].completed % 500 == 0:
                 progress.refresh()
 
-        report = verify_release(folder, workers, on_verdict=advance)
+        report = verify_release(folder, workers, on_verdict=advance, registry=load_registry(standards, grammars))
     console.print(_files_table(f"{report.manifest.release}", report.manifest.files))
     if report.validation is not None:
         total = report.validation.total()

@@ -16,7 +16,6 @@ import os
 import tempfile
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
@@ -30,7 +29,7 @@ from mathcamps.errors import MathcampsError
 from mathcamps.language import Program, ProgramError, parse_program
 from mathcamps.legacy import parse_legacy
 from mathcamps.records import Problem
-from mathcamps.registry import DefinitionError, default_registry
+from mathcamps.registry import DefinitionError, Registry, default_registry
 from mathcamps.solvers.exact import Unsolvable, solve
 from mathcamps.solvers.prover import PROVED, Claim, prove
 
@@ -233,9 +232,11 @@ def _v1_item(raw, where: str, path: Path, structs: dict[str, str] | None) -> Ite
 # ---------------------------------------------------------------- checking
 
 
-@lru_cache(maxsize=1)
-def _registry():
-    return default_registry()
+_standards: list[Registry | None] = [None]  # the standards our records are checked against (None: the built-in ones)
+
+
+def _registry() -> Registry:
+    return _standards[0] or default_registry()
 
 
 def _describe(value) -> str:
@@ -296,6 +297,15 @@ def _faithful(item: Item, program: Program) -> str | None:
     return None
 
 
+def _domain(standard_id: str | None) -> tuple | None:
+    """Where the unknowns of a registered standard live (its declared `values`); None for others."""
+    try:
+        values = _registry().get(standard_id).definition.values
+    except DefinitionError:
+        return None
+    return (values.min, values.max)
+
+
 def check_batch(items: list[Item]) -> list[Verdict]:
     """The verdict of each item; z3 proves the solvable ones of the batch together."""
     verdicts: list[Verdict | None] = [None] * len(items)
@@ -314,18 +324,24 @@ def check_batch(items: list[Item]) -> list[Verdict]:
         except ProgramError as error:
             verdict(i, UNPARSEABLE, str(error).splitlines()[0])
             continue
-        domain = None
         if item.record is not None:
             problem = _our_checks(item, program)
             if problem is not None:
                 verdict(i, UNPARSEABLE, problem)
                 continue
-            values = _registry().get(item.standard).definition.values
-            domain = (values.min, values.max)
-        try:
-            expected = solve(program, domain).answer(program.question)
-        except Unsolvable as error:
-            verdict(i, UNPROVED, f"sympy: {error}")
+        # Unknowns live where their standard declares (x ^ 2 = 64 has one whole solution). A foreign
+        # dataset's language cannot say so: where its equations have several solutions, a standard
+        # we know lends its range.
+        lent = _domain(item.standard)
+        domains = [lent] if item.record is not None else [None] + ([lent] if lent else [])
+        for domain in domains:
+            try:
+                expected = solve(program, domain).answer(program.question)
+                break
+            except Unsolvable as error:
+                reason = f"sympy: {error}"
+        else:
+            verdict(i, UNPROVED, reason)
             continue
         pending.append((i, program, expected, domain))
     proofs = prove([Claim(program, expected, domain) for _, program, expected, domain in pending])
@@ -361,16 +377,23 @@ def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
-def validate(paths: Iterable[Path], workers: int = 1, batch: int = BATCH) -> Iterator[Verdict]:
-    """Every problem's verdict, in input order, for any number of worker processes."""
+def validate(
+    paths: Iterable[Path], workers: int = 1, batch: int = BATCH, registry: Registry | None = None
+) -> Iterator[Verdict]:
+    """Every problem's verdict, in input order, for any number of worker processes. Our records are
+    checked against the standards of `registry` (default: the built-in ones)."""
     batches = _batches(read_items(paths), batch)
-    if workers <= 1:
-        for chunk in batches:
-            yield from check_batch(chunk)
-        return
-    with get_context("fork").Pool(workers) as pool:
-        for verdicts in pool.imap(check_batch, batches):
-            yield from verdicts
+    previous, _standards[0] = _standards[0], registry
+    try:
+        if workers <= 1:
+            for chunk in batches:
+                yield from check_batch(chunk)
+            return
+        with get_context("fork").Pool(workers) as pool:  # forked workers see `registry`
+            for verdicts in pool.imap(check_batch, batches):
+                yield from verdicts
+    finally:
+        _standards[0] = previous
 
 
 def verdict_json(verdict: Verdict) -> str:
@@ -378,7 +401,9 @@ def verdict_json(verdict: Verdict) -> str:
 
 
 
-def run(paths: list[Path], workers: int = 1, report: Path | None = None, on_verdict=None) -> Summary:
+def run(
+    paths: list[Path], workers: int = 1, report: Path | None = None, on_verdict=None, registry: Registry | None = None
+) -> Summary:
     """Validates every problem of `paths`, counting verdicts per standard; with `report`, writes the
     per-problem verdicts there as one JSON array (to a temporary file, renamed when complete)."""
     summary = Summary()
@@ -391,7 +416,7 @@ def run(paths: list[Path], workers: int = 1, report: Path | None = None, on_verd
         out = os.fdopen(handle, "w", encoding="utf-8")
         out.write("[")
     try:
-        for number, verdict in enumerate(validate(paths, workers)):
+        for number, verdict in enumerate(validate(paths, workers, registry=registry)):
             summary.add(verdict)
             if out is not None:
                 out.write(("\n" if number == 0 else ",\n") + verdict_json(verdict))
