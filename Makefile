@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench clean
+.PHONY: install demo eval-demo test bench clean
 
 # constraints.txt pins torch to its CPU build: an unpinned torch pulls a multi-GB GPU build.
 $(STAMP): pyproject.toml constraints.txt
@@ -24,11 +24,25 @@ demo: $(STAMP)
 	$(BIN)/mathcamps compile --out out/demo --per-standard 200 --seed 7 --force
 	$(BIN)/mathcamps validate out/demo/problems.jsonl --workers 2 --report out/demo/validation.json
 
+# A tiny random model at three "checkpoints", evaluated offline on a small release, then its
+# report and learning dynamics. OMP_NUM_THREADS=1: faster for a tiny model on a busy CPU.
+EVAL_DEMO := out/eval-demo
+eval-demo: $(STAMP)
+	$(BIN)/mathcamps release build --name demo --version 0.1.0 --per-standard 3 --seed 7 --out $(EVAL_DEMO)/releases --force
+	$(BIN)/python -m mathcamps.evaluation.tiny $(EVAL_DEMO)/cache --hub demo/tiny --revisions step0,step1000,step2000 \
+		--release $(EVAL_DEMO)/releases/demo-0.1.0
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/mathcamps eval sweep --release $(EVAL_DEMO)/releases/demo-0.1.0 \
+		--model demo/tiny --cache-dir $(EVAL_DEMO)/cache --revisions step0,step1000,step2000 --backend hf \
+		--max-new-tokens 32 --out $(EVAL_DEMO)/results.jsonl
+	$(BIN)/mathcamps eval report $(EVAL_DEMO)/results.jsonl --plot $(EVAL_DEMO)/accuracy.png
+	$(BIN)/mathcamps dynamics $(EVAL_DEMO)/results.jsonl --tokens-per-step 2097152 --plot $(EVAL_DEMO)/dynamics.png
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compile.py
+	$(BIN)/python benchmarks/grade.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis *.egg-info
