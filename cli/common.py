@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mathcamps.errors import MathcampsError
 from mathcamps.language import grammar_dir
@@ -50,3 +51,11 @@ def load_registry(standards: Path | None, grammars: Path | None) -> Registry:
         return default_registry()
     standards = standards or standards_dir()
     return Registry.load(standards, grammars or (standards if standards != standards_dir() else grammar_dir()))
+
+
+def progress_bar(bar: bool = True, auto_refresh: bool = False) -> Progress:
+    """The progress display of a long command, on stderr and gone when it ends. No refresh thread
+    unless asked for: the work may fork worker processes, which must not copy a running thread."""
+    columns = [TextColumn("[bold]{task.description}")] + ([BarColumn()] if bar else [])
+    columns += [MofNCompleteColumn(), TimeElapsedColumn()]
+    return Progress(*columns, console=errors, transient=True, auto_refresh=auto_refresh)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mathcamps.cli.common import _state, console, errors, user_errors
+from mathcamps.cli.common import _state, console, errors, progress_bar, user_errors
 from mathcamps.cli.evaluate import eval_app
 
 ENTRY = "from mathcamps.cli.main import app; app(prog_name='mathcamps')"
@@ -74,14 +73,7 @@ def run_command(
     source = ModelSource(model, revision, cache_dir)
     engine = open_backend(backend, source, prompt_mode=prompt_format, batch_size=batch_size, base_url=base_url)
     label = f"{model}@{revision}" if revision else model
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-    ) as progress:
+    with progress_bar(auto_refresh=True) as progress:
         task = progress.add_task(f"{engine.name} {label}", total=None)
         try:
             summary = run(

@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 from rich.padding import Padding
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mathcamps import __version__
@@ -21,6 +20,7 @@ from mathcamps.cli.common import (
     console,
     errors,
     load_registry,
+    progress_bar,
     user_errors,
 )
 
@@ -108,15 +108,7 @@ def compile_command(
     registry = load_registry(standards, grammars)
     chosen = registry.select(standard)
     total = per_standard * len(chosen)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-        auto_refresh=False,  # no refresh thread: the work below must run on one thread only
-    ) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("compiling", total=total)
 
         def advance(problem) -> None:
@@ -200,8 +192,7 @@ def validate_command(
         if verdict.verdict != AGREES and len(shown) < 20:
             shown.append(verdict)
 
-    with Progress(TextColumn("[bold]validating"), MofNCompleteColumn(), TimeElapsedColumn(), console=errors,
-                  transient=True, auto_refresh=False) as progress:
+    with progress_bar(bar=False) as progress:
         task = progress.add_task("validating", total=None)
 
         def advance(verdict) -> None:

@@ -6,10 +6,18 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mathcamps.cli.common import GrammarsDir, StandardsDir, TemplatesDir, console, errors, load_registry, user_errors
+from mathcamps.cli.common import (
+    GrammarsDir,
+    StandardsDir,
+    TemplatesDir,
+    console,
+    errors,
+    load_registry,
+    progress_bar,
+    user_errors,
+)
 
 release_app = typer.Typer(
     help="Build versioned, immutable dataset releases; verify them; compare two.",
@@ -65,15 +73,7 @@ def build_command(
     registry = load_registry(standards, grammars)
     chosen = registry.select(standard)
     short = []
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-        auto_refresh=False,  # no refresh thread: worker processes are forked from this one
-    ) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("building", total=len(chosen))
 
         def advance(entry) -> None:
@@ -115,8 +115,7 @@ def verify_command(
     standard, kind and split, and every answer (parse, sympy, z3). Exits 0 only if all pass."""
     from mathcamps.compiler.release import verify_release
 
-    with Progress(TextColumn("[bold]validating"), MofNCompleteColumn(), TimeElapsedColumn(), console=errors,
-                  transient=True, auto_refresh=False) as progress:
+    with progress_bar(bar=False) as progress:
         task = progress.add_task("validating", total=None)
 
         def advance(_verdict) -> None:
