@@ -202,11 +202,17 @@ def test_an_incremental_followup_must_keep_its_parent_and_say_its_step(compiled,
     assert kept.verdict != AGREES and "keeps every statement" in kept.reason
 
 
-def test_an_equation_with_several_solutions_is_unproved(tmp_path):
+def test_an_equation_with_several_solutions_is_unproved_unless_its_standard_declares_where_they_live(tmp_path):
     path = tmp_path / "v1.json"
-    path.write_text(json.dumps([[{"id": "x-0", "standard": "8.EE.A.2", "symbolic-struct": "[[var 49 = (x ** 2)]]\n[[question q = ['x']]]", "answer": "7"}]]))
-    (verdict,) = _verdicts(path)
-    assert verdict.verdict == UNPROVED
+
+    def verdict_for(standard: str):
+        struct = "[[var 49 = (x ** 2)]]\n[[question q = ['x']]]"
+        path.write_text(json.dumps([[{"id": "x-0", "standard": standard, "symbolic-struct": struct, "answer": "7"}]]))
+        (verdict,) = _verdicts(path)
+        return verdict
+
+    assert verdict_for("8.XX.A.9").verdict == UNPROVED  # 7 and -7
+    assert verdict_for("8.EE.A.2").verdict == AGREES  # ours: its values are whole, so 7 alone
 
 
 @pytest.mark.parametrize(
