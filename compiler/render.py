@@ -161,8 +161,13 @@ def with_article(word: str) -> str:
     return _ENGINE.a(word)
 
 
+def _agree(quantity: Quantity, noun: str) -> str:
+    """The noun as the number before it needs it: 1 more block, 3 more blocks."""
+    return noun if quantity.number == 1 else plural(noun)
+
+
 def _count(quantity: Quantity, noun: str) -> str:
-    return f"{quantity} {noun if quantity.number == 1 else plural(noun)}"
+    return f"{quantity} {_agree(quantity, noun)}"
 
 
 class SpanTuple(NamedTuple):
@@ -369,6 +374,7 @@ class Renderer:
         unit = chosen.get("unit")
         context.update(
             count=_count,
+            agree=_agree,
             plural=plural,
             a=with_article,
             money=lambda q: f"${q.padded(2)}" if currency == "dollars" else f"{q}¢",
