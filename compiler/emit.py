@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from mathcamps.errors import MathcampsError
+from mathcamps.files import atomic_text
 from mathcamps.records import Problem
 from mathcamps.registry import Standard
 
@@ -42,20 +41,12 @@ def compile_standards(
     out_dir.mkdir(parents=True, exist_ok=True)
     compilers = [StandardCompiler(standard, seed, templates) for standard in standards]
     stats: list[Stats] = []
-    handle, temporary = tempfile.mkstemp(prefix=".problems-", suffix=".jsonl.tmp", dir=out_dir)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            for compiler in compilers:
-                for problem in compiler.problems(per_standard):
-                    stream.write(problem.to_json())
-                    stream.write("\n")
-                    if on_problem:
-                        on_problem(problem)
-                stats.append(compiler.stats)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_text(target) as stream:
+        for compiler in compilers:
+            for problem in compiler.problems(per_standard):
+                stream.write(problem.to_json())
+                stream.write("\n")
+                if on_problem:
+                    on_problem(problem)
+            stats.append(compiler.stats)
     return stats

@@ -11,9 +11,8 @@ verdicts are the same for any number of worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import tempfile
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from itertools import islice
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 
 from mathcamps.answers import AnswerError, AnswerKind, answer_agrees, format_answer, read_answer
 from mathcamps.errors import MathcampsError
+from mathcamps.files import atomic_text
 from mathcamps.language import Program, ProgramError, parse_program
 from mathcamps.legacy import parse_legacy
 from mathcamps.records import Problem
@@ -407,15 +407,10 @@ def run(
     """Validates every problem of `paths`, counting verdicts per standard; with `report`, writes the
     per-problem verdicts there as one JSON array (to a temporary file, renamed when complete)."""
     summary = Summary()
-    temporary = None
-    out = None
-    if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{report.name}-", suffix=".tmp", dir=report.parent)
-        temporary = Path(name)
-        out = os.fdopen(handle, "w", encoding="utf-8")
-        out.write("[")
-    try:
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(atomic_text(report)) if report is not None else None
+        if out is not None:
+            out.write("[")
         for number, verdict in enumerate(validate(paths, workers, registry=registry)):
             summary.add(verdict)
             if out is not None:
@@ -424,11 +419,4 @@ def run(
                 on_verdict(verdict)
         if out is not None:
             out.write("\n]\n")
-            out.close()
-            os.replace(temporary, report)
-    finally:
-        if out is not None and not out.closed:
-            out.close()
-        if temporary is not None and temporary.exists():
-            temporary.unlink()
     return summary

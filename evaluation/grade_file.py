@@ -10,14 +10,13 @@ kept as it is.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mathcamps.answers import AnswerError
 from mathcamps.errors import MathcampsError
+from mathcamps.files import atomic_text
 from mathcamps.evaluation.grade import grade
 from mathcamps.evaluation.results import Verdict
 
@@ -81,21 +80,14 @@ def grade_file(path: Path, out: Path, force: bool = False) -> GradeSummary:
     except OSError as error:
         raise ResponsesError(f"{path}: cannot read: {error.strerror}") from None
     summary = GradeSummary()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with handle, os.fdopen(descriptor, "w", encoding="utf-8") as sink:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ResponsesError(f"{where}: not JSON: {error.msg} (column {error.colno})") from None
-                sink.write(json.dumps(_graded_line(record, where, summary), ensure_ascii=False) + "\n")
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with handle, atomic_text(out) as sink:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ResponsesError(f"{where}: not JSON: {error.msg} (column {error.colno})") from None
+            sink.write(json.dumps(_graded_line(record, where, summary), ensure_ascii=False) + "\n")
     return summary
