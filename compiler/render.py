@@ -209,21 +209,19 @@ class Renderer:
         self.steps: dict[str, list[tuple[StepFrame, jinja2.Template, str, object]]] = {}  # by family
         for source in self.sources:
             frames: FrameFile = _load_frames(source)
+
+            def compiled(frame: Frame | StepFrame) -> tuple:
+                """(frame, its one template of story, question and unit, `family/id`, its condition)."""
+                unit = frame.unit if frame.unit is not None else frames.unit
+                template = env.from_string(_PART.join((frame.story, frame.question, unit)))
+                condition = env.compile_expression(frame.when) if frame.when else None
+                return (frame, template, f"{source.stem}/{frame.id}", condition)
+
             try:
                 for frame in frames.frames:
-                    unit = frame.unit if frame.unit is not None else frames.unit
-                    template = env.from_string(_PART.join((frame.story, frame.question, unit)))
-                    condition = env.compile_expression(frame.when) if frame.when else None
-                    self.by_shape.setdefault(frame.shape, []).append(
-                        (frame, template, f"{source.stem}/{frame.id}", condition)
-                    )
+                    self.by_shape.setdefault(frame.shape, []).append(compiled(frame))
                 for step in frames.steps:
-                    unit = step.unit if step.unit is not None else frames.unit
-                    template = env.from_string(_PART.join((step.story, step.question, unit)))
-                    condition = env.compile_expression(step.when) if step.when else None
-                    self.steps.setdefault(source.stem, []).append(
-                        (step, template, f"{source.stem}/{step.id}", condition)
-                    )
+                    self.steps.setdefault(source.stem, []).append(compiled(step))
             except jinja2.TemplateSyntaxError as error:
                 raise TemplateError(f"{source}: line {error.lineno} of a frame: {error.message}") from None
 
@@ -300,19 +298,8 @@ class Renderer:
         first_new = len(literals) - step.count("N")
         context["new"] = [Quantity(i, literals[i].value) for i in range(first_new, len(literals))]
         context["n"] = context["new"][0]
-        try:
-            story, question, unit = (part.strip() for part in template.render(context).split(_PART))
-            unit = _MARK.sub("", unit)
-        except jinja2.UndefinedError as error:
-            raise Unfaithful(f"render: step frame {step_frame.id} with theme {rendered.theme}: {error.message}") from None
-        spans: list[SpanTuple] = []
-        seen: list[int] = []
-        story_text = _fill(story, literals, 0, spans, seen)
-        question_start = len(story_text) + 1 if story_text else 0
-        question_text = _fill(question, literals, question_start, spans, seen)
-        statement = f"{story_text} {question_text}" if story_text else question_text
-        spans.append(SpanTuple(question_start, len(statement), "question"))
-        spans.sort(key=lambda s: s.start)
+        story, question, unit = _say(template, context, f"step frame {step_frame.id} with theme {rendered.theme}")
+        statement, spans, _ = _written(story, question, literals)
         check_step_faithful(statement, spans, [n.value for n in literals], first_new, unit)
         return Rendered(statement, key, rendered.theme, spans)
 
@@ -321,11 +308,7 @@ class Renderer:
         state = rng.getstate()
         literals = program.literals()
         context = self._context(theme_name, program, literals, rng)
-        try:
-            story, question, unit = (part.strip() for part in template.render(context).split(_PART))
-            unit = _MARK.sub("", unit)
-        except jinja2.UndefinedError as error:
-            raise Unfaithful(f"render: frame {frame.id} with theme {theme_name}: {error.message}") from None
+        story, question, unit = _say(template, context, f"frame {frame.id} with theme {theme_name}")
         rendered = _resolve(story, question, unit, literals, frame_key, theme_name)
         rendered.state = state
         return rendered
@@ -431,8 +414,18 @@ def _fill(text: str, literals: list[Num], offset: int, spans: list[SpanTuple], s
     return "".join(out)
 
 
-def _resolve(story: str, question: str, unit: str, literals: list[Num], frame: str, theme: str) -> Rendered:
-    """Replaces markers by numbers, records spans, and checks faithfulness."""
+def _say(template: jinja2.Template, context: dict, what: str) -> tuple[str, str, str]:
+    """A frame's story, question and unit (markers for numbers), rendered in `context`."""
+    try:
+        story, question, unit = (part.strip() for part in template.render(context).split(_PART))
+    except jinja2.UndefinedError as error:
+        raise Unfaithful(f"render: {what}: {error.message}") from None
+    return story, question, _MARK.sub("", unit)
+
+
+def _written(story: str, question: str, literals: list[Num]) -> tuple[str, list[SpanTuple], list[int]]:
+    """The statement with numbers for markers, its spans in order (each literal's, and the
+    question's), and the literals it says, in the order it says them."""
     spans: list[SpanTuple] = []
     seen: list[int] = []
     story_text = _fill(story, literals, 0, spans, seen)
@@ -440,8 +433,14 @@ def _resolve(story: str, question: str, unit: str, literals: list[Num], frame: s
     question_text = _fill(question, literals, question_start, spans, seen)
     statement = f"{story_text} {question_text}" if story_text else question_text
     spans.append(SpanTuple(question_start, len(statement), "question"))
-    check_faithful(statement, spans, len(literals), seen, unit, [n.value for n in literals])
     spans.sort(key=lambda s: s.start)
+    return statement, spans, seen
+
+
+def _resolve(story: str, question: str, unit: str, literals: list[Num], frame: str, theme: str) -> Rendered:
+    """Replaces markers by numbers, records spans, and checks faithfulness."""
+    statement, spans, seen = _written(story, question, literals)
+    check_faithful(statement, spans, len(literals), seen, unit, [n.value for n in literals])
     return Rendered(statement, frame, theme, spans)
 
 
