@@ -7,6 +7,7 @@ the backend that runs them, when it is opened, never by importing this module.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import importlib.util
 import json
@@ -54,7 +55,7 @@ class ModelSource:
     cache_dir: Path | None = None
 
 
-class Backend:
+class Backend(abc.ABC):
     """What every backend gives: its name, the prompt format it uses, and responses to dialogues."""
 
     name = "backend"
@@ -65,9 +66,9 @@ class Backend:
     def load(self) -> None:
         """Loads the model now rather than on the first batch (a no-op for a server)."""
 
+    @abc.abstractmethod
     def generate(self, dialogues: list[list[Message]], max_new_tokens: int) -> list[Generation]:
         """One greedy response per dialogue, in order."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Frees the model (a no-op where there is nothing to free)."""
