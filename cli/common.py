@@ -24,6 +24,8 @@ StandardsDir = Annotated[
 GrammarsDir = Annotated[
     Optional[Path], typer.Option("--grammars", help="Folder of grammars (default: beside --standards, else built-in).")
 ]
+StandardIds = Annotated[Optional[list[str]], typer.Option("--standard", help="Only this standard (repeatable).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed: the same inputs and seed give the same bytes.")]
 TemplatesDir = Annotated[
     Optional[Path], typer.Option("--templates", help="Folder of frames and vocabulary (default: built-in).")
 ]

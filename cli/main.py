@@ -14,6 +14,8 @@ from mathcamps import __version__
 
 from mathcamps.cli.common import (
     GrammarsDir,
+    Seed,
+    StandardIds,
     StandardsDir,
     TemplatesDir,
     _state,
@@ -93,10 +95,8 @@ def sample(
 def compile_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to write problems.jsonl into.")],
     per_standard: Annotated[int, typer.Option("--per-standard", min=1, help="Problems per standard.")] = 100,
-    seed: Annotated[int, typer.Option(help="Release seed: the same seed gives the same bytes.")] = 0,
-    standard: Annotated[
-        Optional[list[str]], typer.Option("--standard", help="Only this standard (repeatable).")
-    ] = None,
+    seed: Seed = 0,
+    standard: StandardIds = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing problems.jsonl.")] = False,
     standards: StandardsDir = None,
     grammars: GrammarsDir = None,

@@ -10,6 +10,8 @@ from rich.table import Table
 
 from mathcamps.cli.common import (
     GrammarsDir,
+    Seed,
+    StandardIds,
     StandardsDir,
     TemplatesDir,
     console,
@@ -51,10 +53,8 @@ def build_command(
     name: Annotated[str, typer.Option("--name", help="Release name, e.g. mathcamps.")],
     version: Annotated[str, typer.Option("--version", help="Release version X.Y.Z.")],
     per_standard: Annotated[int, typer.Option("--per-standard", min=1, help="Originals per standard.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Release seed: the same inputs give the same bytes.")] = 0,
-    standard: Annotated[
-        Optional[list[str]], typer.Option("--standard", help="Only this standard (repeatable).")
-    ] = None,
+    seed: Seed = 0,
+    standard: StandardIds = None,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Worker processes, one standard each (same bytes for any number).")
     ] = 1,
