@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/mathcamps sample 4.NBT.B.6 -n 1 --seed 7
 	$(BIN)/mathcamps sample 7.NS.A.2 -n 1 --seed 7
 	$(BIN)/mathcamps compile --out out/demo --per-standard 200 --seed 7 --force
-	$(BIN)/mathcamps validate out/demo/problems.jsonl --workers 2 --report out/demo/validation.json
+	$(BIN)/mathcamps validate out/demo/problems.jsonl --workers 2 --report out/demo/validation.json --force
 
 # A tiny random model at three "checkpoints", evaluated offline on a small release, then its
 # report and learning dynamics. OMP_NUM_THREADS=1: faster for a tiny model on a busy CPU.
@@ -30,12 +30,12 @@ EVAL_DEMO := out/eval-demo
 eval-demo: $(STAMP)
 	$(BIN)/mathcamps release build --name demo --version 0.1.0 --per-standard 3 --seed 7 --out $(EVAL_DEMO)/releases --force
 	$(BIN)/python -m mathcamps.evaluation.tiny $(EVAL_DEMO)/cache --hub demo/tiny --revisions step0,step1000,step2000 \
-		--release $(EVAL_DEMO)/releases/demo-0.1.0
+		--release $(EVAL_DEMO)/releases/demo-0.1.0 --force
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/mathcamps eval sweep --release $(EVAL_DEMO)/releases/demo-0.1.0 \
 		--model demo/tiny --cache-dir $(EVAL_DEMO)/cache --revisions step0,step1000,step2000 --backend hf \
 		--max-new-tokens 32 --out $(EVAL_DEMO)/results.jsonl
-	$(BIN)/mathcamps eval report $(EVAL_DEMO)/results.jsonl --plot $(EVAL_DEMO)/accuracy.png
-	$(BIN)/mathcamps dynamics $(EVAL_DEMO)/results.jsonl --tokens-per-step 2097152 --plot $(EVAL_DEMO)/dynamics.png
+	$(BIN)/mathcamps eval report $(EVAL_DEMO)/results.jsonl --plot $(EVAL_DEMO)/accuracy.png --force
+	$(BIN)/mathcamps dynamics $(EVAL_DEMO)/results.jsonl --tokens-per-step 2097152 --plot $(EVAL_DEMO)/dynamics.png --force
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

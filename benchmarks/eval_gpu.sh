@@ -42,7 +42,7 @@ export HF_HUB_OFFLINE=1  # nothing may be downloaded: every model and tokenizer 
 echo "== compiling $PER_STANDARD problems per standard"
 mathcamps compile --out "$OUT" --per-standard "$PER_STANDARD" --seed 7 --force >/dev/null
 echo "== building a Pythia-410M-shaped model with random weights"
-"$PYTHON" -m mathcamps.evaluation.tiny "$OUT/model" --size pythia-410m --release "$OUT/problems.jsonl"
+"$PYTHON" -m mathcamps.evaluation.tiny "$OUT/model" --size pythia-410m --release "$OUT/problems.jsonl" --force
 
 echo "== 1. mathcamps eval run --backend vllm (end to end, engine start included)"
 rm -f "$OUT/results.jsonl"

@@ -43,6 +43,14 @@ def user_errors(command):
                 raise
             errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        except OSError as error:
+            # The file system refused something no stage above expected (a folder gone, a device
+            # full): still one paragraph that names the file.
+            if _state["debug"]:
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            errors.print(f"[bold red]error:[/] {where}{error.strerror or error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
     return wrapper
 

@@ -12,8 +12,21 @@ from rich.table import Table
 from mathcamps.cli.common import GrammarsDir, StandardsDir, console, load_registry, user_errors
 from mathcamps.cli.evaluate import eval_app
 
-PlotFile = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG figure to this file.")]
+PlotFile = Annotated[
+    Optional[Path], typer.Option("--plot", help="Write a figure to this file (.png, .pdf or .svg; .png if none).")
+]
 JsonFile = Annotated[Optional[Path], typer.Option("--json", help="Write the figures as JSON to this file.")]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing --plot or --json file.")]
+
+
+def _outputs(plot: Path | None, json_out: Path | None, force: bool, inputs: list[Path]) -> Path | None:
+    """Checks the files a command will write before it reads anything: the figure's path (with its suffix)."""
+    from mathcamps.evaluation.figures import figure_path
+    from mathcamps.files import check_output
+
+    if json_out is not None:
+        check_output(json_out, force, inputs, "--json")
+    return figure_path(plot, force, inputs) if plot is not None else None
 
 
 def _percent(rate: float | None) -> str:
@@ -67,10 +80,12 @@ def report_command(
     results: Annotated[list[Path], typer.Argument(help="Results JSONL files (several models or revisions may mix).")],
     plot: PlotFile = None,
     json_out: JsonFile = None,
+    force: Force = False,
 ) -> None:
     """Accuracy per standard, grade and kind for each (model, revision), and follow-ups given a correct original."""
     from mathcamps.evaluation.report import read_results, report, write_json
 
+    plot = _outputs(plot, json_out, force, results)
     reports = report(read_results(results))
     if not reports:
         console.print("no results in the files given")
@@ -147,6 +162,7 @@ def dynamics_command(
         int, typer.Option("--permutations", min=0, help="Permutations for the p-values of rank correlations.")
     ] = 10000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the permutations.")] = 0,
+    force: Force = False,
     standards: StandardsDir = None,
     grammars: GrammarsDir = None,
 ) -> None:
@@ -154,6 +170,7 @@ def dynamics_command(
     from mathcamps.evaluation.dynamics import MEASURES, analyse
     from mathcamps.evaluation.report import read_results
 
+    plot = _outputs(plot, json_out, force, results)
     registry = load_registry(standards, grammars)
     prerequisites = {s.id: list(s.definition.prerequisites) for s in registry}
     dynamics = analyse(read_results(results), threshold, relative, tokens_per_step, prerequisites, permutations, seed)
@@ -195,9 +212,9 @@ def dynamics_command(
             agreement.add_row(a.measure, a.first, a.second, str(a.n), _number(a.rho))
         console.print(agreement)
     if json_out is not None:
-        import json
+        from mathcamps.evaluation.figures import save_json
 
-        json_out.write_text(json.dumps(dynamics.to_json(), indent=2) + "\n", encoding="utf-8")
+        save_json(dynamics.to_json(), json_out)
         console.print(f"wrote the dynamics as JSON to {json_out}", highlight=False)
     if plot is not None:
         from mathcamps.evaluation.dynamics import plot as draw

@@ -178,6 +178,7 @@ def validate_command(
         Optional[Path], typer.Option("--report", help="Write every problem's verdict to this JSON file.")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (same verdicts for any number).")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --report.")] = False,
     standards: StandardsDir = None,
     grammars: GrammarsDir = None,
 ) -> None:
@@ -201,7 +202,7 @@ def validate_command(
             if progress.tasks[task].completed % 200 == 0:
                 progress.refresh()
 
-        summary = run(paths, workers, report, advance, load_registry(standards, grammars))
+        summary = run(paths, workers, report, advance, load_registry(standards, grammars), force)
     table = Table(title="validation", expand=False)
     columns = ("standard", "problems", AGREES, DISAGREES, UNPARSEABLE, UNPROVED)
     for column in columns:

@@ -5,18 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from mathcamps.errors import MathcampsError
-from mathcamps.files import atomic_text
+from mathcamps.files import OutputError, atomic_text, check_output
 from mathcamps.records import Problem
 from mathcamps.registry import Standard
 
-from mathcamps.compiler.pipeline import StandardCompiler, Stats
+from mathcamps.compiler.pipeline import StandardCompiler, Stats, inputs_of
 
 PROBLEMS_FILE = "problems.jsonl"
-
-
-class OutputExists(MathcampsError):
-    """An output that is already there and would be overwritten."""
 
 
 def compile_standards(
@@ -34,11 +29,9 @@ def compile_standards(
     interrupted run leaves any earlier file as it was.
     """
     target = out_dir / PROBLEMS_FILE
-    if target.exists() and not force:
-        raise OutputExists(f"{target}: already exists; pass --force to replace it")
     if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExists(f"{out_dir}: exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+        raise OutputError(f"--out {out_dir}: exists and is not a folder")
+    check_output(target, force, [path for standard in standards for path in inputs_of(standard, templates)])
     compilers = [StandardCompiler(standard, seed, templates) for standard in standards]
     stats: list[Stats] = []
     with atomic_text(target) as stream:

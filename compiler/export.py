@@ -29,6 +29,7 @@ from typing import Iterator
 import yaml
 
 from mathcamps.answers import AnswerKind, format_answer, parse_answer
+from mathcamps.files import AtomicFolder
 from mathcamps.language import Ask, parse_program
 from mathcamps.legacy import format_legacy
 from mathcamps.records import Problem
@@ -39,7 +40,6 @@ from mathcamps.compiler.release import (
     DATA_DIR,
     MANIFEST_FILE,
     SPLITS,
-    AtomicFolder,
     FileEntry,
     Manifest,
     ReleaseError,
@@ -104,9 +104,7 @@ def export_release(
         raise ReleaseError(f"--split {split!r}: one of {', '.join(SPLITS)}")
     manifest = check_release(folder)
     out = out or default_out(folder, format)
-    if out.resolve() == folder.resolve() or folder.resolve() in out.resolve().parents:
-        raise ReleaseError(f"--out {out}: an export cannot be written inside its release")
-    with AtomicFolder(out, force) as target:
+    with AtomicFolder(out, force, [folder]) as target:
         if format == "mathcamps-v1":
             files = _write_v1(folder, manifest, target)
         elif format == "hf":

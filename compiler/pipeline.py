@@ -26,7 +26,7 @@ from mathcamps.solvers.prover import PROVED, Claim, prove
 
 from mathcamps.compiler.followups import Counterfactuals, Followup, Incrementals
 from mathcamps.compiler.instantiate import Instantiator
-from mathcamps.compiler.render import Rendered, Renderer, TemplateError, Unfaithful
+from mathcamps.compiler.render import Rendered, Renderer, TemplateError, Unfaithful, template_files
 from mathcamps.compiler.sampler import Rejected, Sampler, Skeleton
 
 STAGES = ("sample", "instantiate", "parse", "solve", "constraints", "render", "followups", "prove")
@@ -38,6 +38,11 @@ def _changeable(skeleton: Skeleton) -> tuple:
     """(literal index, ranged rule) of each literal of the skeleton that is a hole, in reading order."""
     literals = [node for expr in skeleton.program.expressions() for node in walk(expr) if isinstance(node, (Hole, Num))]
     return tuple((i, skeleton.ranges[node.index]) for i, node in enumerate(literals) if isinstance(node, Hole))
+
+
+def inputs_of(standard: Standard, templates: Path | None = None) -> list[Path]:
+    """The files a standard's problems are made from: its definition, its grammar, its frames and vocabulary."""
+    return [standard.definition_path, standard.grammar_path, *template_files(standard.definition.render, templates)]
 
 
 def problem_seed(seed: int, standard_id: str, index: int) -> int:

@@ -19,8 +19,6 @@ import json
 import os
 import platform
 import re
-import secrets
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -32,11 +30,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mathcamps import __version__
 from mathcamps.errors import MathcampsError
+from mathcamps.files import AtomicFolder
 from mathcamps.language import grammar_dir
 from mathcamps.records import SCHEMA_VERSION, Problem, ProblemKind
 from mathcamps.registry import Registry, Standard, format_validation_error, load_definition
 
-from mathcamps.compiler.pipeline import StandardCompiler, Stats
+from mathcamps.compiler.pipeline import StandardCompiler, Stats, inputs_of
 
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
@@ -50,8 +49,6 @@ SPLIT_RULE = (
     "test_fraction, else train; follow-ups go with their original"
 )
 LIBRARIES = ("lark", "sympy", "z3-solver", "pydantic", "jinja2", "inflect", "PyYAML")
-PARTIAL = ".partial-"  # a release being written: `.NAME-X.Y.Z.partial-PID-TOKEN`
-REPLACED = ".replaced-"  # a release being replaced by --force, removed once the new one is in place
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
@@ -59,10 +56,6 @@ _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 class ReleaseError(MathcampsError):
     """A release that cannot be built, read or exported as asked."""
-
-
-class ReleaseExists(ReleaseError):
-    """A release (or export) folder that is already there."""
 
 
 # ---------------------------------------------------------------- the manifest
@@ -205,95 +198,7 @@ def check_name(name: str, version: str) -> str:
     return f"{name}-{version}"
 
 
-# ---------------------------------------------------------------- atomic folders
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def clean_stale(parent: Path) -> list[Path]:
-    """Removes the hidden folders that killed builds left in `parent` (their process is gone)."""
-    removed = []
-    if not parent.is_dir():
-        return removed
-    for path in parent.iterdir():
-        if not path.name.startswith(".") or not path.is_dir():
-            continue
-        for marker in (PARTIAL, REPLACED):
-            _, found, rest = path.name.partition(marker)
-            pid = rest.split("-", 1)[0]
-            if found and pid.isdigit() and not _pid_alive(int(pid)):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path)
-    return removed
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        handle = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # some systems cannot open a folder; the rename is still atomic
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
-class AtomicFolder:
-    """A folder written under a hidden temporary name beside its target and renamed into place in one step.
-
-    An error removes it; a killed process leaves only the hidden folder, which never looks like a
-    release and which clean_stale removes. An existing target is replaced only with `force`, and only
-    once the new folder is complete.
-    """
-
-    def __init__(self, target: Path, force: bool = False):
-        self.target = target
-        self.force = force
-        if target.exists() and not force:
-            raise ReleaseExists(f"{target}: already exists; releases are immutable (pass --force to replace it)")
-        if target.parent.exists() and not target.parent.is_dir():
-            raise ReleaseError(f"{target.parent}: exists and is not a folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale(target.parent)
-        self.path = target.parent / f".{target.name}{PARTIAL}{os.getpid()}-{secrets.token_hex(4)}"
-
-    def __enter__(self) -> Path:
-        self.path.mkdir()
-        return self.path
-
-    def __exit__(self, kind, error, traceback) -> None:
-        if kind is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-            return
-        try:
-            self._commit()
-        except BaseException:
-            shutil.rmtree(self.path, ignore_errors=True)
-            raise
-
-    def _commit(self) -> None:
-        for folder in sorted({p for p in self.path.rglob("*") if p.is_dir()} | {self.path}, reverse=True):
-            _fsync_dir(folder)
-        old = None
-        if self.target.exists():
-            if not self.force:
-                raise ReleaseExists(f"{self.target}: appeared while this one was written; not replaced")
-            old = self.target.parent / f".{self.target.name}{REPLACED}{os.getpid()}-{secrets.token_hex(4)}"
-            os.rename(self.target, old)
-        os.rename(self.path, self.target)
-        _fsync_dir(self.target.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+# ---------------------------------------------------------------- files of a release
 
 
 def write_file(path: Path, text: str) -> FileEntry:
@@ -471,7 +376,8 @@ def build_release(
     entries: list[StandardEntry] = []
     examples: dict[str, list[Problem]] = {}  # the first group of each grade, for the card
     seen: set[bytes] = set()
-    with AtomicFolder(target, force) as folder:
+    inputs = [path for standard in standards for path in inputs_of(standard, templates)]
+    with AtomicFolder(target, force, inputs) as folder:
         (folder / DATA_DIR).mkdir()
         files = {split: RecordFile(folder / DATA_DIR / f"{split}.jsonl") for split in SPLITS}
         try:

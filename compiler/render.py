@@ -113,6 +113,12 @@ def templates_dir() -> Path:
     return Path(str(resources.files("mathcamps.templates")))
 
 
+def template_files(spec: RenderSpec, folder: Path | None = None) -> list[Path]:
+    """The frames files and the vocabulary a standard's statements are written from."""
+    folder = folder or templates_dir()
+    return [*(folder / f"{family}.yaml" for family in spec.families), folder / "vocabulary.yaml"]
+
+
 def _load_yaml(path: Path, model: type[BaseModel]):
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -197,8 +203,8 @@ class Renderer:
     def __init__(self, spec: RenderSpec, folder: Path | None = None):
         folder = folder or templates_dir()
         self.spec = spec
-        self.sources = [folder / f"{family}.yaml" for family in spec.families]
-        self.vocabulary: Vocabulary = _load_vocabulary(folder / "vocabulary.yaml")
+        *self.sources, vocabulary = template_files(spec, folder)
+        self.vocabulary: Vocabulary = _load_vocabulary(vocabulary)
         missing = [t for t in spec.themes if t not in self.vocabulary.themes]
         if missing:
             raise TemplateError(f"render.themes: no theme {', '.join(missing)} in {folder / 'vocabulary.yaml'}")

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from mathcamps.answers import AnswerError, AnswerKind, answer_agrees, format_answer, read_answer
 from mathcamps.errors import MathcampsError
-from mathcamps.files import atomic_text
+from mathcamps.files import atomic_text, check_output
 from mathcamps.language import Program, ProgramError, parse_program
 from mathcamps.legacy import parse_legacy
 from mathcamps.records import Problem
@@ -402,10 +402,18 @@ def verdict_json(verdict: Verdict) -> str:
 
 
 def run(
-    paths: list[Path], workers: int = 1, report: Path | None = None, on_verdict=None, registry: Registry | None = None
+    paths: list[Path],
+    workers: int = 1,
+    report: Path | None = None,
+    on_verdict=None,
+    registry: Registry | None = None,
+    force: bool = False,
 ) -> Summary:
     """Validates every problem of `paths`, counting verdicts per standard; with `report`, writes the
-    per-problem verdicts there as one JSON array (to a temporary file, renamed when complete)."""
+    per-problem verdicts there as one JSON array (to a temporary file, renamed when complete). An
+    existing report is replaced only with `force`, and never when it is one of `paths`."""
+    if report is not None:
+        check_output(report, force, paths, "--report")
     summary = Summary()
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(atomic_text(report)) if report is not None else None

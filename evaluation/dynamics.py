@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Iterable
 
 from mathcamps.errors import MathcampsError
+from mathcamps.evaluation.figures import save_figure
 from mathcamps.evaluation.report import ORIGINAL, Accuracy, grade_number
 from mathcamps.evaluation.results import Result
 
@@ -406,5 +407,5 @@ def plot(dynamics: Dynamics, path: Path) -> None:
                          ylabel="tokens at emergence", xticks=range(9))
         scatter_axes.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path, dpi=110)
     plt.close(figure)

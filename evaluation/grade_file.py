@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mathcamps.answers import AnswerError
 from mathcamps.errors import MathcampsError
-from mathcamps.files import atomic_text
+from mathcamps.files import atomic_text, check_output
 from mathcamps.evaluation.grade import grade
 from mathcamps.evaluation.results import Verdict
 
@@ -73,8 +73,7 @@ def _graded_line(record: dict, where: str, summary: GradeSummary) -> dict:
 def grade_file(path: Path, out: Path, force: bool = False) -> GradeSummary:
     """Grade every line of `path` into `out`, written atomically; ResponsesError names the file,
     line and field of a bad line (and nothing is written)."""
-    if out.exists() and not force:
-        raise ResponsesError(f"{out}: exists already; choose another --out or pass --force to replace it")
+    check_output(out, force, [path])
     try:
         handle = path.open(encoding="utf-8")
     except OSError as error:

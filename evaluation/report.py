@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 from pydantic import ValidationError
 
 from mathcamps.errors import MathcampsError
+from mathcamps.evaluation.figures import save_figure, save_json
 from mathcamps.evaluation.results import Result, Verdict
 
 ORIGINAL = "original"
@@ -166,7 +167,7 @@ def report(results: Iterable[Result]) -> list[RunReport]:
 
 def write_json(reports: list[RunReport], path: Path) -> None:
     """The reports as one JSON document (a list of runs)."""
-    path.write_text(json.dumps([r.to_json() for r in reports], indent=2) + "\n", encoding="utf-8")
+    save_json([r.to_json() for r in reports], path)
 
 
 def plot_heatmap(reports: list[RunReport], path: Path) -> None:
@@ -196,5 +197,5 @@ def plot_heatmap(reports: list[RunReport], path: Path) -> None:
     axes.set_title("accuracy by standard")
     figure.colorbar(image, ax=axes, fraction=0.03, pad=0.01, label="accuracy")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    save_figure(figure, path, dpi=120)
     plt.close(figure)

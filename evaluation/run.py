@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 from pydantic import ValidationError
 
 from mathcamps.errors import MathcampsError
+from mathcamps.files import check_output
 from mathcamps.evaluation.backends import Backend, Generation
 from mathcamps.evaluation.prompts import STOP_RULE, OneShot
 from mathcamps.evaluation.results import Result, Verdict
@@ -305,9 +306,10 @@ def run(
     on_result: Callable[[Result], None] | None = None,
 ) -> Summary:
     """Asks the model every problem of the release not yet in `out` for this run, appending the results; gives a summary."""
+    out = Path(out)
+    check_output(out, True, [release.path])  # appended to, so it may exist; but never the release itself
     settings = Settings(prompt or OneShot(), backend.prompt_format, max_new_tokens)
     key = RunKey(model, revision, release.identity, settings.digest())
-    out = Path(out)
     done = read_results(out, key)
     groups = group_problems(release.problems, limit_per_standard)
     summary = Summary(skipped=sum(p.id in done for g in groups for p in g.problems()))

@@ -158,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="weights seed (a single model)")
     parser.add_argument("--hub", metavar="ORG/NAME", help="write a hub cache holding this repository")
     parser.add_argument("--revisions", default="step0,step1000,step2000", help="its revisions, comma-separated")
+    parser.add_argument("--force", action="store_true", help="replace the model (or the revisions) already there")
     args = parser.parse_args(argv)
+    there = Path(args.out) / ("models--" + args.hub.replace("/", "--")) if args.hub else Path(args.out)
+    if there.exists() and any(there.iterdir()) and not args.force:
+        parser.error(f"{there} exists already: pass --force to replace it, or choose another folder")
     statements = statements_of(args.release) if args.release else []
     vocab = SIZES[args.size]["vocab_size"]
     tokenizer = build_tokenizer(corpus(statements, vocab), vocab, chat=args.chat)

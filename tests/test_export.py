@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from mathcamps.cli.main import app
 from mathcamps.compiler.export import export_release, v1_answer, v1_problem
-from mathcamps.compiler.release import ReleaseError, ReleaseExists, read_manifest
+from mathcamps.compiler.release import ReleaseError, read_manifest
+from mathcamps.files import OutputExists
 from mathcamps.compiler.validate import AGREES, validate
 from mathcamps.language import BinOp, Num, Program, Solve, parse_program
 from mathcamps.legacy import format_legacy, legacy_form, parse_legacy
@@ -231,6 +232,6 @@ def test_an_export_is_not_overwritten_without_force(release, tmp_path):
     out = tmp_path / "hf"
     result = runner.invoke(app, ["export", str(release), "--format", "hf", "--out", str(out)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    with pytest.raises(ReleaseExists):
+    with pytest.raises(OutputExists):
         export_release(release, "hf", out)
     assert export_release(release, "hf", out, force=True).path == out

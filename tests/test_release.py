@@ -20,13 +20,13 @@ from mathcamps.cli.main import app
 from mathcamps.compiler.release import (
     MANIFEST_FILE,
     ReleaseError,
-    ReleaseExists,
     build_release,
     diff_releases,
     read_manifest,
     split_of,
     verify_release,
 )
+from mathcamps.files import OutputExists
 from mathcamps.records import Problem
 from mathcamps.registry import Registry, default_registry, standards_dir
 from mathcamps.language import grammar_dir
@@ -243,7 +243,7 @@ def test_a_release_is_never_overwritten_without_force_and_force_replaces_it_whol
     chosen = registry.select(["2.OA.A.1"])
     first = build_release(chosen, out, "r", "1.0.0", 4, 1).path
     before = _hashes(first)
-    with pytest.raises(ReleaseExists, match="already exists"):
+    with pytest.raises(OutputExists, match="already exists"):
         build_release(chosen, out, "r", "1.0.0", 4, 2)
     assert _hashes(first) == before
     result = runner.invoke(app, ["release", "build", "--name", "r", "--version", "1.0.0", "--per-standard", "4",
