@@ -10,7 +10,7 @@ from fractions import Fraction
 from typing import Union
 
 from mathcamps.errors import MathcampsError
-from mathcamps.language import decimal_places, format_number
+from mathcamps.language import MAX_VALUE_DIGITS, decimal_places, format_number
 
 
 class AnswerKind(str, Enum):
@@ -80,11 +80,25 @@ _REMAINDER = re.compile(r"^\s*(\d+)\s*R\s*(\d+)\s*$")
 _PAIR = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 
 
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+
+
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def _check_size(text: str) -> None:
+    """AnswerError for an answer no exact value stands for: a number of more than MAX_VALUE_DIGITS digits."""
+    if len(text) > MAX_VALUE_DIGITS and max(map(len, _DIGIT_RUN.findall(text)), default=0) > MAX_VALUE_DIGITS:
+        raise AnswerError(f"a number of more than {MAX_VALUE_DIGITS:,} digits: {_shown(text)}")
+
+
 def parse_number(text: str) -> Fraction:
     """An exact number from `17`, `-3`, `2.75` or `3/4`."""
+    _check_size(text)
     match = _NUMBER.match(text)
     if not match:
-        raise AnswerError(f"not a number: {text!r}")
+        raise AnswerError(f"not a number: {_shown(text)}")
     value = Fraction(match.group(1))
     if match.group(2) is not None:
         denominator = int(match.group(2))
@@ -96,6 +110,7 @@ def parse_number(text: str) -> Fraction:
 
 def parse_answer(kind: AnswerKind, text: str) -> Value:
     """The value a canonical answer text stands for; AnswerError if it is not of this kind."""
+    _check_size(text)
     if kind is AnswerKind.comparison:
         symbol = text.strip()
         if symbol not in COMPARISONS:
@@ -157,7 +172,7 @@ class Rounded:
             with localcontext() as context:
                 context.prec, context.rounding = digits, rounding
                 exact = Decimal(value.numerator) / Decimal(value.denominator)
-                if exact == stored or +Decimal(float(value)) == stored:
+                if exact == stored or (abs(value) < 1e300 and +Decimal(float(value)) == stored):
                     return True
         return False
 
@@ -181,6 +196,7 @@ def read_answer(text: str):
     """A stored answer of any kind, in our canonical texts or MathCAMPS v1's: a number (Fraction,
     or Rounded for a printed float), a comparison symbol, factor pairs, a quotient with remainder
     (a pair of Fractions), or a mapping of names to numbers. AnswerError if it is none of these."""
+    _check_size(text)
     text = text.strip()
     if text in COMPARISONS:
         return text

@@ -89,8 +89,15 @@ def read_yaml(path: Path, error: type[MathcampsError], what: str):
 # ---------------------------------------------------------------- checking an output before writing it
 
 
-def _overlaps(a: Path, b: Path) -> bool:
-    return a == b or a in b.parents or b in a.parents
+def _overlap(target: Path, source: Path) -> str | None:
+    """How an output path overlaps an input path, in words, or None."""
+    if target == source:
+        return "is the input"
+    if source in target.parents:
+        return "lies in the input folder"
+    if target in source.parents:
+        return "holds the input"
+    return None
 
 
 def check_output(target: Path, force: bool, inputs: Iterable[Path | None] = (), option: str = "--out") -> None:
@@ -98,10 +105,11 @@ def check_output(target: Path, force: bool, inputs: Iterable[Path | None] = (), 
     OutputExists if it exists and `force` is not given."""
     resolved = Path(target).resolve()
     for source in inputs:
-        if source is not None and _overlaps(resolved, Path(source).resolve()):
+        how = _overlap(resolved, Path(source).resolve()) if source is not None else None
+        if how is not None:
             raise OutputError(
-                f"{option} {target}: it would write over the input {source}; a command never replaces "
-                f"what it reads: choose another {option}"
+                f"{option} {target}: it {how} {source}, and a command never writes over what it reads "
+                f"(not even with --force): choose another {option}"
             )
     if Path(target).exists() and not force:
         raise OutputExists(f"{target}: already exists; pass --force to replace it, or choose another {option}")

@@ -183,6 +183,53 @@ def free_names(expr: Expr) -> list[str]:
 # fraction (3/4), a single number that needs no parentheses.
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "^": 3, "frac": 4}
 MAX_EXPONENT = 64  # a larger (or non-whole, or negative) exponent is not a school power
+MAX_VALUE_DIGITS = 1000  # a value whose numerator or denominator has more digits is no school quantity
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The largest program the language reads, checked on its text before any parser sees it: a
+    100,000-term sum or a 5,000-digit literal is refused with a reason, never a crash or a hang.
+    MathCAMPS v1's largest program has 302 characters, 18-digit literals, 21 terms and 10
+    nested parentheses."""
+
+    characters: int = 20_000
+    lines: int = 100
+    digits: int = 40  # of one literal
+    terms: int = 400  # numbers and operators, all statements together
+    depth: int = 200  # nested parentheses (as many as a fully parenthesised program of that size needs)
+
+
+LIMITS = Limits()
+_DIGIT_RUN = re.compile(r"\d+")
+_TERM = re.compile(r"\d+(?:\.\d+)?|\*\*|//|[-+*/^%]")
+_PARENTHESIS = re.compile(r"[()]")
+
+
+def check_size(text: str, source: str = "<program>", limits: Limits = LIMITS) -> None:
+    """ProgramError if a program's text is larger than the language reads (see Limits)."""
+
+    def refuse(what: str, size: int, limit: int) -> None:
+        raise ProgramError(f"{source}: the program is too large to read: {what} {size:,} (at most {limit:,})")
+
+    if len(text) > limits.characters:
+        refuse("characters", len(text), limits.characters)
+    lines = text.count("\n") + 1
+    if lines > limits.lines:
+        refuse("lines", lines, limits.lines)
+    longest = max(map(len, _DIGIT_RUN.findall(text)), default=0)
+    if longest > limits.digits:
+        refuse("digits in one number", longest, limits.digits)
+    terms = len(_TERM.findall(text))
+    if terms > limits.terms:
+        refuse("numbers and operators", terms, limits.terms)
+    if "(" in text:
+        depth = deepest = 0
+        for match in _PARENTHESIS.finditer(text):
+            depth += 1 if match.group() == "(" else -1
+            deepest = max(deepest, depth)
+        if deepest > limits.depth:
+            refuse("nested parentheses", deepest, limits.depth)
 
 # What each operator does to two exact numbers (Fractions and sympy Rationals alike). `//` and `%`
 # are defined on whole numbers with a positive divisor only; evaluators check that first.
@@ -376,6 +423,7 @@ class Grammar:
 
     def parse_tree(self, text: str, source: str = "<program>", holes: dict[int, int] | None = None):
         """What the builder makes of `text`: AST nodes, in the trees of the grammar's own rules."""
+        check_size(text, source)
         self.builder.holes = holes
         try:
             tree = self.lark.parse(text)

@@ -8,9 +8,13 @@ from fractions import Fraction
 import sympy
 
 from mathcamps.answers import comparison_of
-from mathcamps.language import MAX_EXPONENT, OPERATIONS, Ask, BinOp, Compare, Expr, Factors, Let, Num, Program, Solve, Var, free_names
+from mathcamps.language import MAX_EXPONENT, MAX_VALUE_DIGITS, OPERATIONS, Ask, BinOp, Compare, Expr, Factors, Let, Num, Program, Solve, Var, free_names
+
+from mathcamps.solvers.budget import OutOfBudget, time_budget
 
 Rational = sympy.Rational
+SOLVE_SECONDS = 2.0  # the time budget of one program's solution
+_MAX_BITS = MAX_VALUE_DIGITS * 3322 // 1000  # log2(10) = 3.3219...
 
 
 class Unsolvable(Exception):
@@ -68,6 +72,23 @@ class _NonLinear(Exception):
     pass
 
 
+def _bits(value: sympy.Rational) -> int:
+    return max(abs(int(value.p)).bit_length(), int(value.q).bit_length())
+
+
+def _bounded(affine: _Affine) -> _Affine:
+    """The affine form, if none of its numbers has more than MAX_VALUE_DIGITS digits; else Unsolvable."""
+    if any(_bits(v) > _MAX_BITS for v in affine.terms.values()):
+        raise Unsolvable(f"a value of more than {MAX_VALUE_DIGITS:,} digits")
+    return affine
+
+
+def _exponent(value: sympy.Rational) -> int:
+    if not value.is_integer or value < 0 or value > MAX_EXPONENT:
+        raise Unsolvable(f"an exponent that is not a whole number up to {MAX_EXPONENT}")
+    return int(value)
+
+
 def _affine(expr: Expr, env: dict[str, sympy.Rational]) -> _Affine:
     if isinstance(expr, Num):
         return _Affine({None: Rational(expr.value.numerator, expr.value.denominator)})
@@ -83,23 +104,23 @@ def _affine(expr: Expr, env: dict[str, sympy.Rational]) -> _Affine:
             return left.combine(right, -1)
         if expr.op == "*":
             if left.is_constant():
-                return right.scale(left.constant)
+                return _bounded(right.scale(left.constant))
             if right.is_constant():
-                return left.scale(right.constant)
+                return _bounded(left.scale(right.constant))
             raise _NonLinear
         if expr.op == "/":
             if not right.is_constant():
                 raise _NonLinear
             if right.constant == 0:
                 raise Unsolvable("division by zero")
-            return left.scale(1 / right.constant)
+            return _bounded(left.scale(1 / right.constant))
         if expr.op == "^":
             if not (left.is_constant() and right.is_constant()):
                 raise _NonLinear
-            exponent = right.constant
-            if not exponent.is_integer or exponent < 0 or exponent > MAX_EXPONENT:
-                raise Unsolvable(f"an exponent that is not a whole number up to {MAX_EXPONENT}")
-            return _Affine({None: left.constant**exponent})
+            exponent = _exponent(right.constant)
+            if _bits(left.constant) * exponent > _MAX_BITS + exponent:  # checked before it is computed
+                raise Unsolvable(f"a value of more than {MAX_VALUE_DIGITS:,} digits")
+            return _bounded(_Affine({None: left.constant**exponent}))
         if expr.op in ("//", "%"):
             if not (left.is_constant() and right.is_constant()):
                 raise _NonLinear
@@ -149,7 +170,15 @@ def _solve_nonlinear(
             return Rational(expr.value.numerator, expr.value.denominator)
         if isinstance(expr, Var):
             return env[expr.name] if expr.name in env else symbols[expr.name]
-        return OPERATIONS[expr.op](to_sympy(expr.left), to_sympy(expr.right))
+        left, right = to_sympy(expr.left), to_sympy(expr.right)
+        if expr.op == "^":
+            # An unknown's power is bounded like any other: sympy would try x ^ 99999999 for hours.
+            if not isinstance(right, sympy.Rational):
+                raise Unsolvable(f"an exponent that is not a whole number up to {MAX_EXPONENT}")
+            right = _exponent(right)
+        elif expr.op in ("//", "%"):
+            raise Unsolvable("a division with remainder of an unknown")
+        return OPERATIONS[expr.op](left, right)
 
     equations = [sympy.Eq(to_sympy(s.left), to_sympy(s.right)) for s in program.statements if isinstance(s, Solve)]
     real = None
@@ -172,11 +201,20 @@ def _solve_nonlinear(
     return {name: real[0][symbol] for name, symbol in symbols.items()}
 
 
-def solve(program: Program, domain: tuple | None = None) -> Solution:
-    """The exact answer of a program; Unsolvable says why there is none.
+def solve(program: Program, domain: tuple | None = None, budget: float = SOLVE_SECONDS) -> Solution:
+    """The exact answer of a program; Unsolvable says why there is none (one reason is a solution
+    that takes more than `budget` seconds).
 
     `domain` (low, high) is where the unknowns live, as a definition declares it: an equation
     such as x ^ 2 = 49 has one solution among the whole numbers and two among the rationals."""
+    try:
+        with time_budget(budget):
+            return _solve(program, domain)
+    except OutOfBudget:
+        raise Unsolvable(f"no solution within the time budget ({budget:g} s)") from None
+
+
+def _solve(program: Program, domain: tuple | None) -> Solution:
     env: dict[str, sympy.Rational] = {}
     equations: list[_Affine] = []
     nonlinear = False

@@ -22,6 +22,9 @@ _SMT_OPS = {"+": "+", "-": "-", "*": "*", "/": "/"}
 _RELATIONS = {"<": "<", ">": ">", "=": "="}
 
 PROVED = "proved"
+BATCH_TIMEOUT_MS = 10_000  # one check of a whole batch
+CLAIM_TIMEOUT_MS = 2_000  # one claim checked alone, after its batch ran out of time: a batch of 200
+# hostile problems costs at most 10 s + 200 x 2 s, never hours
 
 
 class Untranslatable(ValueError):
@@ -145,7 +148,7 @@ def _check(text: str, timeout_ms: int) -> tuple[z3.CheckSatResult, z3.Solver]:
     return solver.check(), solver
 
 
-def prove(claims: list[Claim], timeout_ms: int = 10_000) -> list[str]:
+def prove(claims: list[Claim], timeout_ms: int = BATCH_TIMEOUT_MS) -> list[str]:
     """For each claim, `proved` or the reason z3 could not prove it."""
     verdicts: list[str | None] = [None] * len(claims)
     facts: dict[int, tuple[str, str]] = {}
@@ -180,13 +183,17 @@ def _prove_batch(
                 verdicts[i] = "z3: unknown (timeout) proving the answer is the only one"
                 return
             for i, item in pending.items():
-                _prove_batch({i: item}, verdicts, timeout_ms, with_equations, checked=True)
+                _prove_batch({i: item}, verdicts, min(timeout_ms, CLAIM_TIMEOUT_MS), with_equations, checked=True)
             return
         model = solver.model()
         ctx = solver.ctx
         failed = [
             i for i, (_, tag) in pending.items() if z3.is_false(model.eval(z3.Bool(tag, ctx), model_completion=True))
         ]
+        if not failed:  # cannot happen for a sound model; never loop on it
+            for i in pending:
+                verdicts[i] = "z3: a model that breaks some claim names none of them"
+            return
         for i in failed:
             verdicts[i] = (
                 "z3: another value also satisfies the problem"
@@ -211,4 +218,4 @@ def _check_existence(pending: dict[int, tuple[str, str]], verdicts: list, timeou
         )
         return
     for i, item in pending.items():
-        _check_existence({i: item}, verdicts, timeout_ms)
+        _check_existence({i: item}, verdicts, min(timeout_ms, CLAIM_TIMEOUT_MS))
