@@ -20,7 +20,6 @@ from mathcamps.cli.common import (
     TemplatesDir,
     _state,
     console,
-    errors,
     load_registry,
     progress_bar,
     user_errors,
@@ -120,13 +119,6 @@ def compile_command(
 
         stats = compile_standards(chosen, out, per_standard, seed, templates, force=force, on_problem=advance)
     print_summary(stats)
-    for s in stats:
-        if s.problems < per_standard:
-            errors.print(
-                f"[yellow]warning:[/] {s.standard} made {s.problems} of {per_standard} problems: no new problem was "
-                "found within the candidate budget (too few distinct programs? see `unique` and the reasons above)",
-                highlight=False,
-            )
     followups = sum(sum(s.followups.values()) for s in stats)
     console.print(
         f"wrote {sum(s.problems for s in stats)} problems and {followups} follow-ups to {out / 'problems.jsonl'}"

@@ -72,13 +72,10 @@ def build_command(
 
     registry = load_registry(standards, grammars)
     chosen = registry.select(standard)
-    short = []
     with progress_bar() as progress:
         task = progress.add_task("building", total=len(chosen))
 
         def advance(entry) -> None:
-            if entry.compiled["original"] < entry.requested:
-                short.append(entry)
             progress.update(task, advance=1, description=entry.id)
             progress.refresh()
 
@@ -95,11 +92,8 @@ def build_command(
                       str(sum(entry.duplicates.values())), str(sum(entry.rejections.values())))
     console.print(table)
     console.print(_files_table("files", manifest.files))
-    for entry in short:
-        errors.print(
-            f"[yellow]warning:[/] {entry.id} made {entry.compiled['original']} of {entry.requested} originals "
-            "(too few distinct programs within the candidate budget)", highlight=False,
-        )
+    for warning in result.warnings:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"wrote {manifest.records:,} records to {result.path}", highlight=False)
 
 

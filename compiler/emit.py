@@ -9,7 +9,7 @@ from mathcamps.files import OutputError, atomic_text, check_output
 from mathcamps.records import Problem
 from mathcamps.registry import Standard
 
-from mathcamps.compiler.pipeline import StandardCompiler, Stats, inputs_of
+from mathcamps.compiler.pipeline import ShortOfProblems, StandardCompiler, Stats, inputs_of
 
 PROBLEMS_FILE = "problems.jsonl"
 
@@ -34,12 +34,16 @@ def compile_standards(
     check_output(target, force, [path for standard in standards for path in inputs_of(standard, templates)])
     compilers = [StandardCompiler(standard, seed, templates) for standard in standards]
     stats: list[Stats] = []
-    with atomic_text(target) as stream:
-        for compiler in compilers:
-            for problem in compiler.problems(per_standard):
-                stream.write(problem.to_json())
-                stream.write("\n")
-                if on_problem:
-                    on_problem(problem)
-            stats.append(compiler.stats)
+    try:
+        with atomic_text(target) as stream:
+            for compiler in compilers:
+                for problem in compiler.problems(per_standard):
+                    stream.write(problem.to_json())
+                    stream.write("\n")
+                    if on_problem:
+                        on_problem(problem)
+                stats.append(compiler.stats)
+    except ShortOfProblems as error:
+        earlier = f"the earlier {target} is as it was" if target.exists() else f"there is no {target}"
+        raise ShortOfProblems(f"{error} Nothing was written: {earlier}.") from None
     return stats

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from mathcamps.answers import format_answer
+from mathcamps.errors import MathcampsError
 from mathcamps.language import Hole, Num, Program, ProgramError, format_program, walk
 from mathcamps.records import Problem, Provenance, Span, Verdicts
 from mathcamps.registry import DefinitionError, Standard
@@ -32,6 +33,11 @@ from mathcamps.compiler.sampler import Rejected, Sampler, Skeleton
 STAGES = ("sample", "instantiate", "parse", "solve", "constraints", "render", "followups", "prove")
 BATCH = 200
 CANDIDATES_PER_PROBLEM = 200
+REASONS_SHOWN = 5  # rejection reasons a shortfall names, most frequent first
+
+
+class ShortOfProblems(MathcampsError):
+    """A standard that made fewer problems than asked: nearly every candidate was rejected."""
 
 
 def _changeable(skeleton: Skeleton) -> tuple:
@@ -241,6 +247,10 @@ class StandardCompiler:
                     if candidate is not None:
                         taken.add(candidate.key)
                         candidates.append(candidate)
+                    elif not made and not accepted and not candidates:
+                        # The first problem found nothing in its whole budget: the standard cannot make
+                        # problems; say so now, not after every other problem has spent its budget too.
+                        raise self._shortfall(made, count)
                 t0 = time.perf_counter()
                 domain = (self.standard.definition.values.min, self.standard.definition.values.max)
                 verdicts = prove([Claim(c.program, c.answer, domain) for c in candidates])
@@ -265,9 +275,25 @@ class StandardCompiler:
                         yield self._followup_record(parent, followup)
             if len(accepted) < len(indices) and not accepted:
                 break  # a standard that cannot make problems: stop rather than loop forever
+        self._settle()
+        if made < count:
+            raise self._shortfall(made, count)
+
+    def _settle(self) -> None:
+        """Moves the instantiator's counts into the stats."""
         self.stats.number_attempts = self.instantiator.attempts
         self.stats.rejections.update(self.instantiator.rejections)
         self.instantiator.rejections.clear()
+
+    def _shortfall(self, made: int, count: int) -> ShortOfProblems:
+        self._settle()
+        reasons = "; ".join(f"{reason} ({n:,} times)" for reason, n in self.stats.rejections.most_common(REASONS_SHOWN))
+        return ShortOfProblems(
+            f"{self.standard.id} ({self.standard.definition_path}) made {made:,} of the {count:,} problems asked: "
+            f"no new problem was found within the budget of {CANDIDATES_PER_PROBLEM} candidates. Its most frequent "
+            f"rejections: {reasons or 'none were counted'}. Ask for fewer, or let the definition, its grammar "
+            f"({self.standard.grammar_path.name}) or its frames admit more problems."
+        )
 
     def _followups(self, parents: list[_Candidate]) -> dict[int, list[Followup]]:
         """The declared follow-ups of each accepted problem, in a fixed order of kinds, proved by z3 as one batch."""

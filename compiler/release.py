@@ -35,7 +35,7 @@ from mathcamps.language import grammar_dir
 from mathcamps.records import SCHEMA_VERSION, Problem, ProblemKind
 from mathcamps.registry import Registry, Standard, format_validation_error, load_definition
 
-from mathcamps.compiler.pipeline import StandardCompiler, Stats, inputs_of
+from mathcamps.compiler.pipeline import ShortOfProblems, StandardCompiler, Stats, inputs_of
 
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
@@ -332,10 +332,11 @@ def _compiled(standards: list[Standard], per_standard: int, seed: int, templates
 
 @dataclass
 class BuildResult:
-    """A built release: where it is and its manifest."""
+    """A built release: where it is, its manifest, and what the builder should hear about it."""
 
     path: Path
     manifest: Manifest
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -364,19 +365,50 @@ def build_release(
     """Compiles `per_standard` originals (with their follow-ups) of each standard into `out_dir/NAME-X.Y.Z/`.
 
     The bytes depend only on the inputs (standards, templates, seed, sizes, tool versions), not on
-    `workers`; memory holds one problem group and the hashes of the programs emitted so far."""
-    from mathcamps.compiler.card import render_card
-
+    `workers`; memory holds one problem group and the hashes of the programs emitted so far. A
+    standard that makes fewer originals than asked stops the build (ShortOfProblems), and nothing
+    is written."""
     folder_name = check_name(name, version)
     if not 0 <= test_fraction <= 1:
         raise ReleaseError(f"--test-fraction {test_fraction}: must lie between 0 and 1")
     if not standards:
         raise ReleaseError("no standards to build a release of")
     target = out_dir / folder_name
+    inputs = [path for standard in standards for path in inputs_of(standard, templates)]
+    earlier = target.exists()
+    try:
+        manifest = _build(standards, target, force, inputs, name, version, per_standard, seed, test_fraction,
+                          workers, templates, on_standard)
+    except ShortOfProblems as error:
+        state = f"the earlier {target} is as it was" if earlier else f"there is no {target}"
+        raise ShortOfProblems(f"{error} No release was written: {state}.") from None
+    return BuildResult(target, manifest, _warnings(manifest))
+
+
+def _warnings(manifest: Manifest) -> list[str]:
+    """What a built release lacks that its user may not expect: an empty split, a standard with no records."""
+    warnings = []
+    originals = sum(manifest.counts[split].get("original", 0) for split in SPLITS)
+    for split in SPLITS:
+        if not sum(manifest.counts[split].values()):
+            warnings.append(
+                f"the {split} split of {manifest.release} is empty: of its {originals:,} originals, the share whose "
+                f"program hashes to test is {manifest.test_fraction:g}; build more problems or change --test-fraction"
+            )
+    for entry in manifest.standards:
+        if not entry.total():
+            warnings.append(f"{entry.id} has no record in {manifest.release}: each of its problems was a duplicate "
+                            "of an earlier standard's")
+    return warnings
+
+
+def _build(standards, target, force, inputs, name, version, per_standard, seed, test_fraction, workers, templates,
+           on_standard) -> Manifest:
+    from mathcamps.compiler.card import render_card
+
     entries: list[StandardEntry] = []
     examples: dict[str, list[Problem]] = {}  # the first group of each grade, for the card
     seen: set[bytes] = set()
-    inputs = [path for standard in standards for path in inputs_of(standard, templates)]
     with AtomicFolder(target, force, inputs) as folder:
         (folder / DATA_DIR).mkdir()
         files = {split: RecordFile(folder / DATA_DIR / f"{split}.jsonl") for split in SPLITS}
@@ -412,7 +444,7 @@ def build_release(
         file_entries[CARD_FILE] = write_file(folder / CARD_FILE, card)
         manifest = manifest.model_copy(update={"files": dict(sorted(file_entries.items()))})
         write_file(folder / MANIFEST_FILE, manifest.to_json())
-    return BuildResult(target, manifest)
+    return manifest
 
 
 def _grade_key(grade: str) -> int:
@@ -519,6 +551,13 @@ def verify_release(
             problems.append(f"{relative}: a release needs it, and {MANIFEST_FILE} does not list it")
     counted = _check_records(folder, manifest, problems, report.checked)
     _check_counts(manifest, counted, problems)
+    if not manifest.records or not manifest.standards:
+        problems.append(f"{MANIFEST_FILE}: the release holds no records; an empty release is never a good one")
+    for entry in manifest.standards:
+        made = entry.compiled.get(ProblemKind.original.value, 0)
+        if made < entry.requested:
+            problems.append(f"{MANIFEST_FILE}: {entry.id} made {made:,} of the {entry.requested:,} originals asked; "
+                            "a release is built whole")
     present = [folder / r for r in data_files if (folder / r).is_file()]
     if validate and present:
         from mathcamps.compiler.validate import AGREES, run

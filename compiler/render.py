@@ -21,10 +21,10 @@ from pathlib import Path
 
 import inflect
 import jinja2
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mathcamps.errors import MathcampsError
+from mathcamps.files import read_yaml
 from mathcamps.language import BinOp, Let, Num, Program, Solve, format_expr, format_number, format_program
 from mathcamps.records import Provenance, Span
 from mathcamps.registry import RenderSpec, format_validation_error
@@ -119,13 +119,8 @@ def template_files(spec: RenderSpec, folder: Path | None = None) -> list[Path]:
     return [*(folder / f"{family}.yaml" for family in spec.families), folder / "vocabulary.yaml"]
 
 
-def _load_yaml(path: Path, model: type[BaseModel]):
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise TemplateError(f"{path}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise TemplateError(f"{path}: not valid YAML: {error}") from None
+def _load_yaml(path: Path, model: type[BaseModel], what: str):
+    raw = read_yaml(path, TemplateError, what)
     try:
         return model.model_validate(raw)
     except ValidationError as error:
@@ -304,9 +299,12 @@ class Renderer:
         first_new = len(literals) - step.count("N")
         context["new"] = [Quantity(i, literals[i].value) for i in range(first_new, len(literals))]
         context["n"] = context["new"][0]
-        story, question, unit = _say(template, context, f"step frame {step_frame.id} with theme {rendered.theme}")
-        statement, spans, _ = _written(story, question, literals)
-        check_step_faithful(statement, spans, [n.value for n in literals], first_new, unit)
+        try:
+            story, question, unit = _say(template, context, f"step frame {step_frame.id} with theme {rendered.theme}")
+            statement, spans, _ = _written(story, question, literals)
+            check_step_faithful(statement, spans, [n.value for n in literals], first_new, unit)
+        except Unfaithful as error:
+            raise Unfaithful(f"{error} (step frame {key}, {self.location(key)})") from None
         return Rendered(statement, key, rendered.theme, spans)
 
     def _render(self, program: Program, compiled: tuple, theme_name: str, rng: random.Random) -> Rendered:
@@ -314,10 +312,21 @@ class Renderer:
         state = rng.getstate()
         literals = program.literals()
         context = self._context(theme_name, program, literals, rng)
-        story, question, unit = _say(template, context, f"frame {frame.id} with theme {theme_name}")
-        rendered = _resolve(story, question, unit, literals, frame_key, theme_name)
+        try:
+            story, question, unit = _say(template, context, f"frame {frame.id} with theme {theme_name}")
+            rendered = _resolve(story, question, unit, literals, frame_key, theme_name)
+        except Unfaithful as error:
+            raise Unfaithful(f"{error} (frame {frame_key}, {self.location(frame_key)})") from None
         rendered.state = state
         return rendered
+
+    def location(self, key: str) -> str:
+        """Where the frame or step frame `family/id` is written: `family.yaml:line` (no folder, so
+        that a release's counted reasons do not depend on where the templates are installed)."""
+        family, _, frame_id = key.partition("/")
+        path = next((p for p in self.sources if p.stem == family), None)
+        line = _line_of_id(path, frame_id) if path is not None else None
+        return f"{family}.yaml:{line}" if line else f"{family}.yaml"
 
     def _context(self, theme_name: str, program: Program, literals: list[Num], rng: random.Random) -> dict:
         theme = self.vocabulary.themes[theme_name]
@@ -536,11 +545,22 @@ def check_nothing_else(statement: str, spans: list[SpanTuple]) -> str:
 
 
 @lru_cache(maxsize=None)
+def _line_of_id(path: Path, frame_id: str) -> int | None:
+    """The line of a frames file on which the frame (or step frame) with this id begins."""
+    pattern = re.compile(rf"^\s*(?:-\s*)?id:\s*['\"]?{re.escape(frame_id)}['\"]?\s*(?:#.*)?$")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return next((number for number, line in enumerate(lines, 1) if pattern.match(line)), None)
+
+
+@lru_cache(maxsize=None)
 def _load_frames(path: Path) -> FrameFile:
-    return _load_yaml(path, FrameFile)
+    return _load_yaml(path, FrameFile, "frames file")
 
 
 @lru_cache(maxsize=None)
 def _load_vocabulary(path: Path) -> Vocabulary:
-    return _load_yaml(path, Vocabulary)
+    return _load_yaml(path, Vocabulary, "vocabulary")
 

@@ -14,14 +14,25 @@ Where the answer is taken from, first that applies:
    symbol or phrase, the last quotient with remainder, the last value given to each unknown, the
    pairs of the last line that has any.
 
-Within a marker's or box's text a number answer is the first number after the last `=` or `≈`
-(`12 + 5 = 17 apples` says 17), or the first number of the text when it has none.
+Within a marker's or box's text a number answer is the number after the last `=` or `≈`
+(`12 + 5 = 17 apples` says 17), or the number of the text when it has none. That text must say
+one number, once: an answer is wrong (with its reason) when it
+- hedges or negates: a word such as `or`, `maybe`, `perhaps`, `not` (`8 or 9`, `not 8`,
+  `8 (or maybe 80)`);
+- says several different numbers (`8 apples in 2 bags`; the same value twice, `0.5 (1/2)`, is one);
+- is an expression rather than the number: an operator joins it to another operand (`8^2`,
+  `2 × 4`, `10 - 2`), or it is in scientific notation (`8e5`);
+- has a number of more than 1,000 digits.
+In the fallback the last number is wrong in the same way when it is part of an expression or
+comes right after a hedge or a negation (`... 8 or 9`).
 
 How numbers are read and compared:
 - Fractions (`3/4`, `\\frac{3}{4}`, `\\dfrac`, `-\\frac{3}{4}`, unreduced `6/8`), mixed numbers
   (`2 1/2`, `2\\frac{1}{2}`, `-1 1/2` is -3/2), `½`-style characters, integers with thousands
   separators (`1,234`, `1\\,234`), `$`, `\\$`, `\\text{}` and units around them, a sign kept
-  (`-5`, `−5`, `negative 5`; `10-3` is not -3), number words (`twelve`, `one hundred and five`).
+  (`-5`, `negative 5`; `10-3` is not -3), number words (`twelve`, `one hundred and five`).
+- Any dash or minus sign before a number is a minus, with or without a space (`– 8`, `‐8`, `− 8`,
+  `—8` are -8), unless it stands between two operands (`10 - 3`), where it subtracts.
 - A percent is its value over 100 (`50%` is 1/2, so it is right for gold 1/2; `50%` is wrong for
   gold 50), with two more decimal places than it is written with.
 - An exact reading (integer, fraction, mixed number) is right when it equals the gold.
@@ -47,8 +58,13 @@ Other kinds:
   pairs).
 
 Verdicts: `correct`; `wrong` when an answer was found and is not the gold one (this includes a
-marker followed by something that does not read as the gold's kind); `no-answer` when nothing
-was found (no marker or box, and no answer of the gold's kind anywhere).
+marker followed by something that does not read as the gold's kind, and the refusals above, whose
+reason `Graded.reason` gives); `no-answer` when nothing was found (no marker or box, and no
+answer of the gold's kind anywhere).
+
+Every pattern here runs in time linear in the response (no two adjacent quantifiers that can
+take the same characters): grading a response of a megabyte takes milliseconds, whatever it
+holds (`benchmarks/grade.py` measures the worst runs of characters).
 
 Unlike MathCAMPS' own grader, a minus sign is never dropped, a number is never matched by its
 prefix (26.4 is not 26.3), and factor pairs are compared as pairs, not as a bag of numbers.
@@ -60,43 +76,60 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Callable
+from typing import Callable, Iterator
 
 from mathcamps.answers import AnswerError, AnswerKind, Rounded, format_answer, parse_answer, read_answer
 from mathcamps.evaluation.results import Verdict
-from mathcamps.language import decimal_places
+from mathcamps.language import MAX_VALUE_DIGITS, decimal_places
 
 MARKER = "marker"
 BOXED = "boxed"
 FALLBACK = "fallback"
+# Words that make an answer a guess between several, or deny it: such an answer is never right.
+HEDGES = frozenset("or nor maybe perhaps possibly probably either not unsure guess".split())
 
 
 @dataclass(frozen=True)
 class Graded:
     """What the grader read in a response and its verdict; `method` says where it was found
-    (marker, boxed, fallback; None when nothing was)."""
+    (marker, boxed, fallback; None when nothing was), `reason` why an answer that was read cannot
+    be right (a hedge, an expression, a number too long), when that is so."""
 
     verdict: Verdict
     extracted: str | None
     method: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
 class Number:
     """A number read from a response: its value, and its decimal places when written as a decimal
-    (None for an exact reading: an integer, a fraction, a mixed number)."""
+    (None for an exact reading: an integer, a fraction, a mixed number); `problem` says why it
+    cannot be an answer (part of an expression, too many digits; its value is then None if it
+    could not be read), and `start` where it begins in the text read."""
 
-    value: Fraction
+    value: Fraction | None
     places: int | None
     text: str
+    problem: str | None = None
+    start: int = 0
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An answer that was given and cannot be right: what it says, and why."""
+
+    text: str
+    reason: str
 
 
 # ---------------------------------------------------------------- normalizing a response's text
 
-_MARKER = re.compile(r"#{2,}[ \t]*answer\b[ \t]*[:：]?", re.I)
+_MARKER = re.compile(r"(?<!#)#{2,}[ \t]*answer\b[ \t]*[:：]?", re.I)
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _VULGAR = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅖": "2/5",
            "⅗": "3/5", "⅘": "4/5", "⅙": "1/6", "⅚": "5/6", "⅛": "1/8", "⅜": "3/8", "⅝": "5/8", "⅞": "7/8"}
+_VULGAR_CHARS = re.compile(f"[{''.join(_VULGAR)}]")
 _LATEX_SYMBOLS = (
     (re.compile(r"\\(?:leq|le)\b|<=|≦"), " ≤ "),
     (re.compile(r"\\(?:geq|ge)\b|>=|≧"), " ≥ "),
@@ -107,9 +140,9 @@ _LATEX_SYMBOLS = (
     (re.compile(r"\\(?:times|cdot)\b|·"), " × "),
     (re.compile(r"==+"), " = "),
 )
-_ARROWS = re.compile(r"<-+>|=+>|-+>|<-+|[→⇒⟹←⇔↔]")
+_ARROWS = re.compile(r"<-+>|(?<!=)=+>|(?<!-)-+>|<-+|[→⇒⟹←⇔↔]")
 _LATEX_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname|mbox)\s*\{([^{}]*)\}")
-_FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(-?)\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}")
+_FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(?:(-)\s*)?(\d+)\s*\}\s*\{\s*(\d+)\s*\}")
 _FRAC_SHORT = re.compile(r"\\[dt]?frac\s*(\d)(\d)")  # \frac34, as TeX allows
 
 
@@ -134,12 +167,17 @@ def _last_boxed(text: str) -> str | None:
     return text[start:_closing_brace(text, start)]
 
 
+# Every dash and minus sign is a minus; no-break and thin spaces are spaces.
+_DASH = re.compile("[‐‑‒–—―−﹣－⁻]")
+_SPACE = re.compile("[\u00a0\u202f\u2009]")
+
+
 def normalize(text: str) -> str:
     """The text with LaTeX, unicode and markdown spellings of numbers and symbols made plain."""
-    text = text.replace("−", "-").replace("\u00a0", " ").replace("\u202f", " ")
-    for char, fraction in _VULGAR.items():
-        if char in text:
-            text = re.sub(rf"(\d)\s*{char}", rf"\1 {fraction}", text).replace(char, f" {fraction}")
+    text = _SPACE.sub(" ", _DASH.sub("-", text))
+    if _VULGAR_CHARS.search(text):
+        for char, fraction in _VULGAR.items():  # 3½ is 3 1/2
+            text = text.replace(char, f" {fraction}")
     text = re.sub(r"(\d)\\[,!;: ]\s*(?=\d{3}\b)", r"\1,", text)  # 1\,234
     text = text.replace("\\$", " ").replace("\\%", "%").replace("$", " ").replace("**", " ")
     text = text.replace("\\left", "").replace("\\right", "").replace("\\{", "{").replace("\\}", "}")
@@ -148,7 +186,7 @@ def normalize(text: str) -> str:
     text = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", text)
     text = re.sub(r"-\s*\\([dt]?frac)", r"\\\1{-}", text)  # -\frac{3}{4}: the sign moves inside
     text = re.sub(r"\\([dt]?frac)\{-\}\s*\{", r"\\\1{-", text)
-    text = _FRAC.sub(lambda m: f" {m.group(1)}{m.group(2)}/{m.group(3)}", text)
+    text = _FRAC.sub(lambda m: f" {m.group(1) or ''}{m.group(2)}/{m.group(3)}", text)
     text = _ARROWS.sub(" ", text)
     for pattern, symbol in _LATEX_SYMBOLS:
         text = pattern.sub(symbol, text)
@@ -159,18 +197,24 @@ def normalize(text: str) -> str:
 
 _NUMBER = re.compile(
     r"""
-    (?<![\w.,/-])
-    (?P<sign>-|negative\s+|minus\s+)?
+    (?<![\w.,/])
+    (?P<sign>-[ \t]{0,3}|negative[ \t]{1,3}|minus[ \t]{1,3})?
     (?:
-        (?P<whole>\d+)[ \t]+(?P<mnum>\d+)[ \t]*/[ \t]*(?P<mden>\d+)
-      | (?P<num>\d+)[ \t]*/[ \t]*(?P<den>\d+)
-      | (?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?P<frac>\.\d+)?
+        (?P<whole>\d+)[ \t]{1,3}(?P<mnum>\d+)[ \t]{0,3}/[ \t]{0,3}(?P<mden>\d+)
+      | (?P<num>\d+)[ \t]{0,3}/[ \t]{0,3}(?P<den>\d+)
+      | (?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?
+      | (?P<bare>\.\d+)
     )
     (?![\d/]|\.\d)
-    (?P<pct>\s*%|\s+percent\b)?
+    (?P<pct>[ \t]{0,3}%|[ \t]{1,3}percent\b)?
     """,
     re.X | re.I,
 )
+_OPERATORS = "+-*/×÷^"
+_SINGLE_LETTER = re.compile(r"(?:^|[^A-Za-z])[A-Za-z]$")
+_AFTER_OPERATOR = re.compile(r"[ \t]*[-+*/×÷^][ \t]*(?:[\d(.]|[A-Za-z](?![A-Za-z]))")
+_SCIENTIFIC = re.compile(r"[eE][-+]?\d|!")
+_LAST_WORD = re.compile(r"([A-Za-z']+)[^A-Za-z\d\n]*$")
 _UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen".split())}
@@ -178,7 +222,8 @@ _TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty 
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1000000}
 _WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES], key=len, reverse=True))
 _NUMBER_WORDS = re.compile(
-    rf"\b(?P<sign>negative\s+|minus\s+)?(?P<words>(?:{_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_WORD}))*)\b", re.I
+    rf"\b(?P<sign>negative[ \t]+|minus[ \t]+)?(?P<words>(?:{_WORD})(?:(?:[ \t-]+|[ \t]+and[ \t]+)(?:{_WORD}))*)\b",
+    re.I,
 )
 
 
@@ -206,8 +251,37 @@ def _word_value(words: str) -> int | None:
     return total + current
 
 
-def _number_of(match: re.Match) -> Number | None:
-    sign = -1 if match.group("sign") else 1
+def _ends_operand(text: str) -> bool:
+    """Whether `text` (spaces stripped) ends in something an operator can apply to: a number, a
+    closing bracket, a percent, or a one-letter name (x, but not the word "is")."""
+    if not text:
+        return False
+    last = text[-1]
+    return last.isdigit() or last in ")]}%" or (last.isalpha() and bool(_SINGLE_LETTER.search(text)))
+
+
+def _expression_around(text: str, start: int, end: int, signed: bool) -> bool:
+    """Whether the number text[start:end] is an operand of an operation, not a number on its own:
+    an operator between it and another operand on either side (10 - 3, 8^2, 2 × 4), or a
+    scientific exponent (8e5). A dash before it (`signed`) is its minus unless an operand precedes."""
+    before = text[max(0, start - 32):start].rstrip(" \t")
+    if signed:
+        if _ends_operand(before):
+            return True
+    elif before and before[-1] in _OPERATORS and (before[-1] not in "+-" or _ends_operand(before[:-1].rstrip(" \t"))):
+        return True
+    return bool(_AFTER_OPERATOR.match(text, end) or _SCIENTIFIC.match(text, end))
+
+
+def _number_of(match: re.Match, text: str) -> Number | None:
+    """The number a match of _NUMBER reads in `text` (None when it reads none: a zero denominator)."""
+    sign = match.group("sign")
+    said = re.sub(r"\s+", " ", match.group(0).strip())
+    if sum(c.isdigit() for c in said) > MAX_VALUE_DIGITS:
+        return Number(None, None, said[:40] + "...", f"a number of more than {MAX_VALUE_DIGITS:,} digits", match.start())
+    digits_start = match.start("sign") + len(sign) if sign else match.start()
+    expression = _expression_around(text, match.start(), match.end(), bool(sign and sign[0] == "-"))
+    negative = bool(sign) and not (expression and sign[0] == "-")
     if match.group("whole") is not None:
         den = int(match.group("mden"))
         if den == 0:
@@ -220,36 +294,39 @@ def _number_of(match: re.Match) -> Number | None:
             return None
         value, places = Fraction(int(match.group("num")), den), None
     else:
-        whole, frac = match.group("int"), match.group("frac")
-        if whole is None and frac is None:
-            return None
+        whole, frac = match.group("int"), match.group("frac") or match.group("bare")
         value = Fraction((whole or "0").replace(",", "") + (frac or ""))
         places = len(frac) - 1 if frac else None
     if match.group("pct"):
         value /= 100
         places = (places or 0) + 2
-    text = re.sub(r"\s+", " ", match.group(0).strip()).replace(",", "") if match.group("int") else match.group(0)
-    text = re.sub(r"^(?:negative|minus)\s+", "-", text.strip(), flags=re.I)
-    return Number(sign * value, places, text)
+    body = text[digits_start:match.end()].strip()
+    shown = re.sub(r"\s+", " ", body).replace(",", "") if match.group("int") else re.sub(r"\s+", " ", body)
+    problem = "an expression, not a number on its own" if expression else None
+    return Number(-value if negative else value, places, ("-" if negative else "") + shown, problem, match.start())
 
 
-def numbers_in(text: str, words: bool = False) -> list[tuple[int, Number]]:
-    """Every number of a normalized text with its position, in reading order; number words only
-    when `words` and the text has no number in digits."""
-    found = []
+def _numbers(text: str) -> Iterator[Number]:
+    """The numbers of a normalized text, in reading order, as they are read: in digits, or, when it
+    has none, in words."""
+    digits = False
     for match in _NUMBER.finditer(text):
-        if match.group(0).strip():
-            number = _number_of(match)
-            if number is not None:
-                found.append((match.start(), number))
-    if found or not words:
-        return found
+        number = _number_of(match, text)
+        if number is not None:
+            digits = True
+            yield number
+    if digits:
+        return
     for match in _NUMBER_WORDS.finditer(text):
         value = _word_value(match.group("words"))
         if value is not None:
             value = -value if match.group("sign") else value
-            found.append((match.start(), Number(Fraction(value), None, str(value))))
-    return found
+            yield Number(Fraction(value), None, str(value), None, match.start())
+
+
+def numbers_in(text: str) -> list[Number]:
+    """Every number of a normalized text written in digits, in reading order."""
+    return [n for n in (_number_of(m, text) for m in _NUMBER.finditer(text)) if n is not None]
 
 
 def _round_half_up(value: Fraction, places: int) -> Fraction:
@@ -288,82 +365,153 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def _last_number(text: str) -> Number | None:
-    """The last number of a normalized text, in digits (only that one is converted)."""
-    for match in reversed(list(_NUMBER.finditer(text))):
-        if match.group(0).strip():
-            number = _number_of(match)
-            if number is not None:
-                return number
+_OUTSIDE_NUMBERS = re.compile(r"[^\dA-Za-z \t,./%-]")  # characters no match of _NUMBER holds
+_OUTSIDE_COMPARISONS = re.compile(r"[^A-Za-z' \t<>=≤≥≠]")
+_OUTSIDE_REMAINDERS = re.compile(r"[^\dA-Za-z \t,.:]")
+
+
+def _last_match(pattern: re.Pattern, text: str, outside: re.Pattern | None = None, size: int = 4096) -> re.Match | None:
+    """The last match of `pattern` in `text`, the same as the last of pattern.finditer(text), read
+    from the end: first the last few thousand characters, then growing stretches before them only
+    while nothing is found, so a long response costs about one reading, a short tail far less.
+
+    A stretch begins right after a character no match can hold: a newline (no pattern read this way
+    holds one) or a character of `outside`. A scan from the beginning tries that same position (it
+    cannot be inside a match), so from there both scans find the same matches."""
+    stop = len(text)
+    while stop > 0:
+        origin = 0
+        if stop > size:
+            end = stop - size
+            origin = text.rfind("\n", 0, end) + 1
+            if outside is not None:
+                near = None
+                for near in outside.finditer(text, max(origin, end - 256), end):
+                    pass
+                origin = near.end() if near is not None else origin
+        last = None
+        for last in pattern.finditer(text, origin, stop):
+            pass
+        if last is not None:
+            return last
+        stop, size = origin, size * 2
     return None
 
 
-def _read_number(span: str, whole_response: bool) -> Number | None:
+def _last_number(text: str) -> Number | None:
+    """The last number of a normalized text, in digits (only that one is converted)."""
+    last = _last_match(_NUMBER, text, _OUTSIDE_NUMBERS)
+    return _number_of(last, text) if last is not None else None
+
+
+_HEDGE = re.compile(rf"(?<![A-Za-z'])(?:{'|'.join(sorted(HEDGES))})(?![A-Za-z'])", re.I)
+
+
+def _hedge(text: str) -> str | None:
+    """The first word of `text` that hedges or negates (or, maybe, not, ...), if any."""
+    found = _HEDGE.search(text)
+    return found.group(0) if found else None
+
+
+def _read_number(span: str, whole_response: bool) -> Number | Refused | None:
     if whole_response:
-        return _last_number(span)
+        number = _last_number(span)
+        if number is None or number.problem:
+            return Refused(number.text, number.problem) if number is not None else None
+        before = _LAST_WORD.search(span, max(0, number.start - 24), number.start)
+        if before and before.group(1).lower() in HEDGES:
+            return Refused(f"{before.group(1)} {number.text}", f"a hedged answer ({before.group(1)!r})")
+        return number
     line = _first_line(span)
     equals = list(_EQUALS.finditer(line))
     after = line[equals[-1].end():] if equals else line
-    found = numbers_in(after, words=True) or numbers_in(line, words=True)
-    return found[0][1] if found else None
+    clause = after if _NUMBER.search(after) or _NUMBER_WORDS.search(after) else line
+    first = None
+    for number in _numbers(clause):
+        if number.problem:
+            return Refused(number.text, number.problem)
+        if first is None:
+            first = number
+        elif number.value != first.value:
+            return Refused(f"{first.text}, {number.text}", "more than one number")
+    return first
 
 
 _COMPARISONS = re.compile(
     r"""(?P<symbol>[<>=≤≥≠])
-      | (?P<negated>\b(?:not|isn't|is\s+not|aren't|are\s+not)\s+)?
-        (?:(?P<greater>\b(?:greater|larger|bigger|more)\s+than\b)
-         | (?P<less>\b(?:less|smaller|fewer|lower)\s+than\b)
-         | (?P<equal>\bequal(?:s|\s+to)?\b|\bthe\s+same\s+as\b))""",
+      | (?P<negated>\b(?:not|isn't|is[ \t]+not|aren't|are[ \t]+not)[ \t]+)?
+        (?:(?P<greater>\b(?:greater|larger|bigger|more)[ \t]+than\b)
+         | (?P<less>\b(?:less|smaller|fewer|lower)[ \t]+than\b)
+         | (?P<equal>\bequal(?:s|[ \t]+to)?\b|\bthe[ \t]+same[ \t]+as\b))""",
     re.X | re.I,
 )
 
 
 def _read_comparison(span: str, whole_response: bool) -> str | None:
-    text = span if whole_response else _first_line(span)
-    found = list(_COMPARISONS.finditer(text))
-    if not found:
+    last = _last_match(_COMPARISONS, span if whole_response else _first_line(span), _OUTSIDE_COMPARISONS)
+    if last is None:
         return None
-    last = found[-1]
     if last.group("symbol"):
         return last.group("symbol")
     symbol = ">" if last.group("greater") else "<" if last.group("less") else "="
     return f"not {symbol}" if last.group("negated") else symbol
 
 
-_WHOLE = r"(\d{1,3}(?:,\d{3})+|\d+)"
-_REMAINDERS = (
-    re.compile(rf"quotient\D{{0,24}}?{_WHOLE}\b.{{0,60}}?remainder\D{{0,24}}?{_WHOLE}\b", re.I | re.S),
-    re.compile(rf"(?<![\d.]){_WHOLE}\s*(?:R|rem\.?|,?\s*(?:and\s+|with\s+)?(?:a\s+|the\s+)?remainders?(?:\s+of|\s+is|:)?)\s*{_WHOLE}\b", re.I),
+_WHOLE = r"(\d{1,3}(?:,\d{3})+|\d{1,40})(?![\d,])"  # more digits than a literal may have: no school quotient
+_WITH_REMAINDER = re.compile(  # no newline inside: see _last_match
+    rf"(?<![\d.]){_WHOLE}(?:[ \t]*(?:R|rem\.?)|(?:[ \t]*,)?[ \t]*(?:(?:and|with)[ \t]+)?(?:(?:a|the)[ \t]+)?"
+    rf"remainders?(?:[ \t]+of|[ \t]+is|[ \t]*:)?)[ \t]*{_WHOLE}\b",
+    re.I,
 )
-_REMAINDER_FIRST = re.compile(rf"remainder\D{{0,24}}?{_WHOLE}\b.{{0,60}}?quotient\D{{0,24}}?{_WHOLE}\b", re.I | re.S)
+_REMAINDER_WORD = re.compile(r"(?<![A-Za-z])(?:R|rem)", re.I)
+_NAMED = {word: re.compile(rf"{word}\D{{0,24}}?{_WHOLE}", re.I) for word in ("quotient", "remainder")}
+_NAMED_GAP = 60  # "quotient 7 ... remainder 3": at most this many characters between the two
 
 
-def _read_remainder(span: str, whole_response: bool) -> tuple[int, int] | Number | None:
+def _named_pairs(text: str, first: str, second: str) -> list[tuple[int, int, int]]:
+    """(position, first's number, second's number) wherever `first N` has `second M` soon after it."""
+    seconds = [(m.start(), m.group(1)) for m in _NAMED[second].finditer(text)]
+    found, k = [], 0
+    for match in _NAMED[first].finditer(text):
+        while k < len(seconds) and seconds[k][0] < match.end():
+            k += 1
+        if k < len(seconds) and seconds[k][0] - match.end() <= _NAMED_GAP:
+            found.append((match.start(), _whole_number(match.group(1)), _whole_number(seconds[k][1])))
+    return found
+
+
+def _whole_number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def _read_remainder(span: str, whole_response: bool) -> tuple[int, int] | Number | Refused | None:
     text = span if whole_response else _first_line(span)
     found = []
-    for pattern in _REMAINDERS:
-        found += [(m.start(), int(m.group(1).replace(",", "")), int(m.group(2).replace(",", "")))
-                  for m in pattern.finditer(text)]
-    found += [(m.start(), int(m.group(2).replace(",", "")), int(m.group(1).replace(",", "")))
-              for m in _REMAINDER_FIRST.finditer(text)]
+    if _REMAINDER_WORD.search(text):  # every way of saying one has an R, rem or remainder
+        last = _last_match(_WITH_REMAINDER, text, _OUTSIDE_REMAINDERS)
+        if last is not None:
+            found.append((last.start(), _whole_number(last.group(1)), _whole_number(last.group(2))))
+        found += _named_pairs(text, "quotient", "remainder")
+        found += [(at, quotient, remainder) for at, remainder, quotient in _named_pairs(text, "remainder", "quotient")]
     if found:
         _, quotient, remainder = max(found)
         return quotient, remainder
     return _read_number(span, whole_response)  # an answer, but not a quotient with its remainder
 
 
-_NAME_VALUE = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*(?:=|≈)\s*(?=\S)")
-_TUPLE = r"\(\s*([^()]*?)\s*\)"
-_NAMED_TUPLE = re.compile(rf"{_TUPLE}\s*=\s*{_TUPLE}")
-_PAIR_OF_NUMBERS = re.compile(r"[\(\[]\s*([^()\[\],]+?)\s*[,;]\s*([^()\[\],]+?)\s*[\)\]]")
+# A name given a value that may be a number (what follows could begin one).
+_NAME_VALUE = re.compile(r"(?<![\w.])([A-Za-z_]\w*)[ \t]*(?:=|≈)[ \t]*(?=[\d.-]|negative|minus)", re.I)
+_NAMED_TUPLE = re.compile(r"\(([^()]*)\)[ \t]*=[ \t]*\(([^()]*)\)")
+_PAIR_OF_NUMBERS = re.compile(r"[\(\[]([^()\[\],;]*)[,;]([^()\[\],;]*)[\)\]]")
 
 
 def _single_number(text: str) -> Number | None:
-    match = _NUMBER.fullmatch(text.strip())
-    return _number_of(match) if match and match.group(0) else None
+    text = text.strip()
+    match = _NUMBER.fullmatch(text)
+    return _number_of(match, text) if match else None
 
 
-def _read_assignment(span: str, names: list[str] | None, whole_response: bool) -> dict[str, Number] | Number | None:
+def _read_assignment(span: str, names: list[str] | None, whole_response: bool) -> dict[str, Number] | Number | Refused | None:
     """Values per unknown (the last one given to each name); `names` None takes every name given a
     value. A bare number for one unknown, a bare pair for x and y, only when no name is given one."""
     values: dict[str, tuple[int, Number]] = {}
@@ -373,10 +521,22 @@ def _read_assignment(span: str, names: list[str] | None, whole_response: bool) -
         if len(keys) == len(numbers) and all(numbers) and all(re.fullmatch(r"[A-Za-z_]\w*", k) for k in keys):
             for key, number in zip(keys, numbers):
                 values[key] = (match.start(), number)
+    # Where each name is given a value, in order; only the last that says a number is read (a
+    # response may name x a million times).
+    given: dict[str, list[re.Match]] = {}
     for match in _NAME_VALUE.finditer(span):
-        found = numbers_in(span[match.end():match.end() + 40].rstrip())
-        if found and found[0][0] == 0 and match.start() >= values.get(match.group(1), (-1, None))[0]:
-            values[match.group(1)] = (match.start(), found[0][1])
+        given.setdefault(match.group(1), []).append(match)
+    for name, matches in given.items():
+        for match in reversed(matches):
+            if match.start() < values.get(name, (-1, None))[0]:
+                break
+            found = numbers_in(span[match.end():match.end() + 40].rstrip())
+            if found and found[0].start == 0:
+                values[name] = (match.start(), found[0])
+                break
+    refused = next((number for _, number in values.values() if number.problem), None)
+    if refused is not None:
+        return Refused(refused.text, refused.problem)
     if names is not None and all(name in values for name in names):
         # In the answer's own text every name given counts (an extra unknown is a wrong answer); in the
         # fallback over the whole response, other names are the working's.
@@ -387,15 +547,15 @@ def _read_assignment(span: str, names: list[str] | None, whole_response: bool) -
     if names is not None and len(names) == 1:
         return _read_number(span, whole_response)
     if names is not None and sorted(names) == ["x", "y"]:
-        pairs = [(_single_number(m.group(1)), _single_number(m.group(2))) for m in _PAIR_OF_NUMBERS.finditer(span)]
-        pairs = [p for p in pairs if p[0] and p[1]]
-        if pairs:
-            return {"x": pairs[-1][0], "y": pairs[-1][1]}
+        for match in reversed(list(_PAIR_OF_NUMBERS.finditer(span))):  # the last pair of two numbers
+            x, y = _single_number(match.group(1)), _single_number(match.group(2))
+            if x and y:
+                return {"x": x, "y": y}
     return None
 
 
-_FACTOR_PAIR = re.compile(r"[\(\[\{]\s*(\d+)\s*,\s*(\d+)\s*[\)\]\}]")
-_PRODUCT = re.compile(r"(?<![\d.])(\d+)\s*(?:×|x|\*|times)\s*(\d+)(?![\d.])")
+_FACTOR_PAIR = re.compile(r"[\(\[\{]\s*(\d{1,40})\s*,\s*(\d{1,40})\s*[\)\]\}]")
+_PRODUCT = re.compile(r"(?<![\d.])(\d{1,40})\s*(?:×|x|\*|times)\s*(\d{1,40})(?![\d.])")
 
 
 def _pairs_in(text: str) -> frozenset[tuple[int, int]] | None:
@@ -458,7 +618,7 @@ def _shown(raw: str) -> str:
 
 
 def _describe(reading) -> str:
-    if isinstance(reading, Number):
+    if isinstance(reading, (Number, Refused)):
         return reading.text
     if isinstance(reading, dict):
         return ", ".join(f"{name} = {number.text}" for name, number in reading.items())
@@ -498,14 +658,22 @@ def _agrees(gold, reading) -> bool:
     return isinstance(reading, Number) and number_agrees(gold, reading)
 
 
-def _extract(response: str, reader: Callable[[str, bool], object]) -> tuple[object, str | None, str | None]:
-    """The reading (None when none), the text shown for it, and where it was found."""
+def _extract(response: str, reader: Callable[[str, bool], object], kind: str) -> tuple[object, str | None, str | None]:
+    """The reading (None when none; Refused when it cannot be right), the text shown for it, and
+    where it was found."""
     span = _span(response)
     if span is not None:
         text, method = span
         if not text.strip():
             return None, None, None
-        reading = reader(normalize(text), False)
+        plain = normalize(text)
+        # The answer's own text (the pairs' paragraph, else its first line) must not hedge.
+        answer = plain.split("\n\n")[0] if kind == "pairs" else _first_line(plain)
+        hedge = _hedge(answer)
+        if hedge is not None:
+            reading = Refused(_shown(answer), f"a hedged answer ({hedge!r})")
+        else:
+            reading = reader(plain, False)
         return reading, (_describe(reading) if reading is not None else _shown(text)), method
     reading = reader(normalize(response), True)
     return reading, (_describe(reading) if reading is not None else None), (FALLBACK if reading is not None else None)
@@ -518,7 +686,7 @@ def extract_answer(response: str, answer_kind: str | None = None) -> str | None:
     `answer_kind` (an AnswerKind's value) reads the fallback and the answer's text as that kind;
     without it a marker's or box's text is read as a number where it has one."""
     kind = answer_kind if answer_kind in ("comparison", "assignment", "remainder", "pairs") else "number"
-    _, extracted, _ = _extract(response, _reader(kind))
+    _, extracted, _ = _extract(response, _reader(kind), kind)
     return extracted
 
 
@@ -530,8 +698,12 @@ def grade(response: str | None, gold: str, answer_kind: str | None = None) -> Gr
         return Graded(Verdict.no_answer, None, None)
     kind = _kind_of(value)
     reader = _reader(kind, list(value) if kind == "assignment" else None)
-    reading, extracted, method = _extract(response, reader)
+    reading, extracted, method = _extract(response, reader, kind)
     if extracted is None:
         return Graded(Verdict.no_answer, None, None)
-    verdict = Verdict.correct if reading is not None and _agrees(value, reading) else Verdict.wrong
+    if isinstance(reading, Refused):
+        return Graded(Verdict.wrong, extracted, method, reading.reason)
+    if reading is None:
+        return Graded(Verdict.wrong, extracted, method, f"no answer of the gold's kind ({kind}) in the answer's text")
+    verdict = Verdict.correct if _agrees(value, reading) else Verdict.wrong
     return Graded(verdict, extracted, method)

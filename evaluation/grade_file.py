@@ -3,7 +3,8 @@
 A line is a JSON object with `gold` (our canonical answer text or MathCAMPS v1's) and `response`
 (text, or null for none), optionally `answer_kind` and `id`: the field names of the results
 schema, so a results file can be graded again. The output keeps each line's fields and sets
-`extracted` and `verdict`; a line already `not-asked` (a follow-up never put to the model) is
+`extracted`, `verdict` and `reason` (why an answer that was read is wrong, when it cannot be right:
+a hedge, an expression; else null); a line already `not-asked` (a follow-up never put to the model) is
 kept as it is.
 """
 
@@ -54,20 +55,20 @@ def _graded_line(record: dict, where: str, summary: GradeSummary) -> dict:
     if kind is not None and not isinstance(kind, str):
         raise ResponsesError(f"{where}: field `answer_kind` must be a string, not {json.dumps(kind)}")
     if record.get("verdict") == Verdict.not_asked.value and response is None:
-        verdict, extracted = Verdict.not_asked, None
+        verdict, extracted, reason = Verdict.not_asked, None, None
     else:
         try:
             graded = grade(response, gold, kind)
         except AnswerError as error:
             raise ResponsesError(f"{where}: field `gold`: {error}") from None
-        verdict, extracted = graded.verdict, graded.extracted
+        verdict, extracted, reason = graded.verdict, graded.extracted, graded.reason
         summary.methods[graded.method or "none"] += 1
     summary.lines += 1
     summary.verdicts[verdict.value] += 1
     standard = record.get("standard")
     if isinstance(standard, str):
         summary.by_standard.setdefault(standard, Counter())[verdict.value] += 1
-    return {**record, "extracted": extracted, "verdict": verdict.value}
+    return {**record, "extracted": extracted, "verdict": verdict.value, "reason": reason}
 
 
 def grade_file(path: Path, out: Path, force: bool = False) -> GradeSummary:

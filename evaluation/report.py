@@ -8,7 +8,6 @@ asked and whose original (same run) was answered correctly.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -6,7 +6,7 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2  # 2: `reason`, why an answer that was read is wrong (a hedge, an expression)
 
 
 class Verdict(str, Enum):
@@ -43,6 +43,7 @@ class Result(BaseModel):
     response: str | None = None
     extracted: str | None = None
     verdict: Verdict
+    reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
 

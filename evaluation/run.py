@@ -230,7 +230,7 @@ class Summary:
 
 
 def _result(problem: Problem, key: RunKey, verdict: Verdict, generation: Generation | None = None,
-            extracted: str | None = None) -> Result:
+            extracted: str | None = None, reason: str | None = None) -> Result:
     return Result(
         id=problem.id,
         standard=problem.standard,
@@ -245,6 +245,7 @@ def _result(problem: Problem, key: RunKey, verdict: Verdict, generation: Generat
         gold=problem.answer,
         response=generation.text if generation else None,
         extracted=extracted,
+        reason=reason,
         verdict=verdict,
         prompt_tokens=generation.prompt_tokens if generation else None,
         completion_tokens=generation.completion_tokens if generation else None,
@@ -268,7 +269,9 @@ class _Asker:
         results = {}
         for (problem, _), generation in zip(asked, generations):
             graded = grade(generation.text, problem.answer, problem.answer_kind.value)
-            results[problem.id] = _result(problem, self.key, graded.verdict, generation, graded.extracted)
+            results[problem.id] = _result(
+                problem, self.key, graded.verdict, generation, graded.extracted, graded.reason
+            )
             self.summary.generated += 1
             self.summary.prompt_tokens += generation.prompt_tokens or 0
             self.summary.completion_tokens += generation.completion_tokens or 0

@@ -15,6 +15,7 @@ from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import GrammarError, LarkError, UnexpectedInput, VisitError
 
 from mathcamps.errors import MathcampsError
+from mathcamps.files import read_text
 
 # ---------------------------------------------------------------- the AST
 
@@ -452,15 +453,15 @@ def load_grammar(path: Path, start: str = "start", builder: ProgramBuilder | Non
     A grammar LALR cannot parse deterministically (two ranged rules that read the same
     literal, or a shift/reduce conflict) is parsed by Earley instead: slower, but any
     context-free grammar works."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise GrammarFileError(f"{path}: cannot read grammar: {error.strerror}") from None
+    text = read_text(path, GrammarFileError, "grammar")
+    _check_grammar_size(path, text)
+    folders = [path.parent, grammar_dir()]
+    _check_imports(path, text, folders)
     builder = builder or ProgramBuilder()
     options = dict(
         start=start,
         source_path=str(path),
-        import_paths=[str(path.parent), str(grammar_dir())],
+        import_paths=[str(folder) for folder in folders],
         maybe_placeholders=False,  # an absent optional part is left out of the tree, not given as None
     )
     inline = True
@@ -479,7 +480,70 @@ def load_grammar(path: Path, start: str = "start", builder: ProgramBuilder | Non
         ) from None
     except (GrammarError, LarkError) as error:
         raise GrammarFileError(f"{path}:{_locate(error, text)}") from None
+    except OSError as error:  # an %import Lark could not open
+        raise GrammarFileError(f"{path}: cannot read a grammar it imports: {error.strerror}: {error.filename}") from None
+    _check_aliases(path, text, lark, builder)
     return Grammar(path, text, lark, builder, inline)
+
+
+MAX_GRAMMAR_CHARACTERS = 200_000  # the built-in grammars have under 2,000
+MAX_GRAMMAR_RULES = 2_000  # and under 30 rules; Lark takes minutes over 300,000
+_RULE = re.compile(r"^[ \t]*[?!]?([A-Za-z_]\w*)(?:\.-?\d+)?[ \t]*:", re.M)
+_IMPORT = re.compile(r"^[ \t]*%import[ \t]+(\.?[\w.]+)(?:[ \t]*\(([^)]*)\))?", re.M)
+
+
+def _line(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _check_grammar_size(path: Path, text: str) -> None:
+    rules = len(_RULE.findall(text))
+    if len(text) > MAX_GRAMMAR_CHARACTERS or rules > MAX_GRAMMAR_RULES:
+        raise GrammarFileError(
+            f"{path}: a grammar of {len(text):,} characters and {rules:,} rules is larger than a standard's "
+            f"grammar may be ({MAX_GRAMMAR_CHARACTERS:,} characters, {MAX_GRAMMAR_RULES:,} rules)"
+        )
+
+
+def _check_imports(path: Path, text: str, folders: list[Path]) -> None:
+    """Every `%import .grammar (names)` names a grammar beside this one or built in, and rules or
+    terminals it has (Lark would take an unknown name silently)."""
+    for match in _IMPORT.finditer(text):
+        module, names = match.group(1), match.group(2)
+        if not module.startswith("."):
+            continue  # Lark's own grammars (common)
+        relative = module[1:].replace(".", "/") + ".lark"
+        found = next((folder / relative for folder in folders if (folder / relative).is_file()), None)
+        where = f"{path}:{_line(text, match.start())}: %import {module}"
+        if found is None:
+            raise GrammarFileError(f"{where}: there is no grammar {relative} beside {path.name} or among the built-in ones")
+        if names is None:
+            continue
+        other = read_text(found, GrammarFileError, "grammar")
+        known = set(_RULE.findall(other))
+        for imported in _IMPORT.finditer(other):  # what it imports itself, by name or (common.NUMBER) last part
+            known.update(n.strip() for n in (imported.group(2) or "").split(",") if n.strip())
+            known.add(imported.group(1).rsplit(".", 1)[-1])
+        unknown = [n.strip() for n in names.split(",") if n.strip() and n.strip() not in known]
+        if unknown:
+            raise GrammarFileError(f"{where}: {found.name} has no rule or terminal named {', '.join(unknown)}")
+
+
+def _check_aliases(path: Path, text: str, lark: Lark, builder: ProgramBuilder) -> None:
+    """Every alias (`-> add`) is a name of the language's AST: found when the grammar loads, not when
+    a program of that shape is first drawn."""
+    for rule in lark.rules:
+        if rule.alias is None:
+            continue
+        name = str(rule.alias).rsplit("__", 1)[-1]
+        if builder._method(name) is None:
+            found = re.search(rf"->[ \t]*{re.escape(name)}\b", text)
+            line = f":{_line(text, found.start())}" if found else ""
+            vocabulary = ", ".join([*OPERATION_ALIASES, *REFERENCES, "num", "let", "solve", "ask", "compare", "factors"])
+            raise GrammarFileError(
+                f"{path}{line}: the alias `{name}` is not a name of the problem language; an alias names the "
+                f"node a rule makes, one of: {vocabulary}"
+            )
 
 
 def _locate(error: Exception, text: str) -> str:

@@ -9,11 +9,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mathcamps.answers import AnswerKind
 from mathcamps.errors import MathcampsError
+from mathcamps.files import read_yaml
 from mathcamps.language import Grammar, load_grammar
 
 DOMAINS = {
@@ -212,12 +212,6 @@ def _grade_order(standard: Standard) -> tuple:
     return (grade, standard.id)
 
 
-def _yaml_error(path: Path, error: yaml.YAMLError) -> str:
-    mark = getattr(error, "problem_mark", None)
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-    return f"{where}: not valid YAML: {getattr(error, 'problem', None) or error}"
-
-
 def format_validation_error(path: Path, error: ValidationError) -> str:
     """A pydantic error as `file: field.path: message` lines."""
     lines = []
@@ -229,12 +223,7 @@ def format_validation_error(path: Path, error: ValidationError) -> str:
 
 def load_definition(path: Path) -> Definition:
     """One definition file, validated."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise DefinitionError(f"{path}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise DefinitionError(_yaml_error(path, error)) from None
+    raw = read_yaml(path, DefinitionError, "definition")
     if not isinstance(raw, dict):
         raise DefinitionError(f"{path}: (top level): expected a mapping of fields")
     try:
@@ -270,8 +259,16 @@ class Registry:
         grammars_dir = grammars_dir or standards_dir
         if not standards_dir.is_dir():
             raise DefinitionError(f"{standards_dir}: not a folder of standard definitions")
+        paths = sorted(standards_dir.glob("*.yaml"))
+        if not paths:
+            hint = (
+                " (it holds grammars: give --standards the folder of the definitions, and --grammars this one)"
+                if any(standards_dir.glob("*.lark"))
+                else ""
+            )
+            raise DefinitionError(f"{standards_dir}: no standard definitions (*.yaml) in this folder{hint}")
         standards = []
-        for path in sorted(standards_dir.glob("*.yaml")):
+        for path in paths:
             definition = load_definition(path)
             grammar_path = grammars_dir / definition.grammar
             if not grammar_path.is_file():

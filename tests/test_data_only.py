@@ -96,11 +96,15 @@ def test_the_layers_import_only_downwards():
                 assert layer == folder or FLOORS[layer] < floor, f"{path.relative_to(ROOT)} imports {module}"
 
 
-def test_a_standard_with_too_few_programs_says_so(tmp_path):
+def test_a_standard_with_too_few_programs_is_an_error_that_writes_nothing(tmp_path):
     folder = _write_skill(tmp_path / "skills")
     (folder / "1.OA.C.6.yaml").write_text(DEFINITION.replace("numbers: {min: 1, max: 10}", "numbers: {min: 1, max: 3}"))
-    result = CliRunner().invoke(app, ["compile", "--standards", str(folder), "--out", str(tmp_path / "out"),
-                                      "--per-standard", "12"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    assert "warning: 1.OA.C.6 made 9 of 12 problems" in result.output
+    command = ["compile", "--standards", str(folder), "--out", str(tmp_path / "out"), "--per-standard"]
+    result = CliRunner().invoke(app, [*command, "12"], env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert "1.OA.C.6 (" in result.output and "made 9 of the 12 problems asked" in result.output
+    assert "duplicate" in result.output  # its most frequent rejection: 3 x 3 programs, all taken
+    assert "Nothing was written: there is no" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "problems.jsonl").exists()
+    assert CliRunner().invoke(app, [*command, "9"]).exit_code == 0
     assert len((tmp_path / "out" / "problems.jsonl").read_text().splitlines()) == 9

@@ -154,12 +154,77 @@ CASES = [
     ("### Answer: (1, 2), (3, 6)", "(1, 6), (2, 3)", "wrong"),
     ("### Answer: 1, 2, 3, 6", "(1, 6), (2, 3)", "wrong"),
     ("The pairs are:\n(1, 7)", "[(1, 7)]", "correct"),
+    # an answer is one number, said once: a hedge, a negation or an expression is wrong, whatever its value
+    ("### Answer: 8", "8", "correct"),
+    ("### Answer: 8e5", "8", "wrong"),
+    ("### Answer: 8e5", "800000", "wrong"),
+    ("### Answer: 800000", "800000", "correct"),
+    ("### Answer: 8^2", "8", "wrong"),
+    ("### Answer: 8^2", "64", "wrong"),
+    ("### Answer: 8 ^ 2", "2", "wrong"),
+    ("### Answer: 2 × 4", "8", "wrong"),
+    ("### Answer: 10 - 2", "8", "wrong"),
+    ("### Answer: 10 - 2 = 8", "8", "correct"),
+    ("### Answer: 8 or 9", "8", "wrong"),
+    ("### Answer: 8 or 9", "9", "wrong"),
+    ("### Answer: eight or nine", "8", "wrong"),
+    ("### Answer: not 8", "8", "wrong"),
+    ("### Answer: not 8", "-8", "wrong"),
+    ("### Answer: 8 (or maybe 80)", "8", "wrong"),
+    ("### Answer: 8 (or maybe 80)", "80", "wrong"),
+    ("### Answer: maybe x = 8", "8", "wrong"),
+    ("### Answer: 8 apples in 2 bags", "8", "wrong"),
+    ("### Answer: 0.5 (1/2)", "1/2", "correct"),  # one value, said twice, is one number
+    ("### Answer: +8", "8", "correct"),
+    ("It is 8 or 9.", "9", "wrong"),
+    ("It is 8 or 9.", "8", "wrong"),
+    ("Maybe it is 8 (or maybe 80)", "80", "wrong"),
+    ("So the answer is 2 × 4", "4", "wrong"),
+    ("So the answer is 2 × 4 = 8", "8", "correct"),
+    ("### Answer: 7 R 3 or 7 R 4", "7 R 3", "wrong"),
+    ("### Answer: x = 3 or 4", "x = 3", "wrong"),
+    ("### Answer: x = 3 + 1", "x = 4", "wrong"),
+    ("### Answer: x = 3 + 1", "x = 3", "wrong"),
+    ("### Answer: > or <", ">", "wrong"),
+    ("### Answer: (1, 6), (2, 3) or (1, 6)", "(1, 6), (2, 3)", "wrong"),
+    # any dash or minus sign before a number is a minus, with or without a space
+    ("### Answer: – 8", "8", "wrong"),
+    ("### Answer: – 8", "-8", "correct"),
+    ("### Answer: ‐8", "8", "wrong"),
+    ("### Answer: ‐8", "-8", "correct"),
+    ("### Answer: − 8", "8", "wrong"),
+    ("### Answer: − 8", "-8", "correct"),
+    ("### Answer: —8", "8", "wrong"),
+    ("### Answer: —8", "-8", "correct"),
+    ("### Answer: - 8", "-8", "correct"),
+    ("### Answer: x = – 8", "-8", "correct"),
+    ("The answer is – 8.", "-8", "correct"),
+    ("The answer is – 8.", "8", "wrong"),
+    ("### Answer: x − 8", "-8", "wrong"),  # a minus between two operands subtracts
+    ("### Answer: 10 – 3 = 7", "7", "correct"),
+    ("### Answer: 8 — that is all", "8", "correct"),  # a dash after the number, before words, is a dash
 ]
 
 
 @pytest.mark.parametrize("response, gold, verdict", CASES)
 def test_each_grading_rule_accepts_its_forms_and_refuses_near_misses(response, gold, verdict):
     assert grade(response, gold).verdict.value == verdict
+
+
+def test_a_refused_answer_says_why():
+    assert grade("### Answer: 8 or 9", "8").reason == "a hedged answer ('or')"
+    assert grade("### Answer: 8^2", "8").reason == "an expression, not a number on its own"
+    assert grade("### Answer: 8 apples in 2 bags", "8").reason == "more than one number"
+    assert grade("### Answer: 8", "8").reason is None and grade("### Answer: 9", "8").reason is None
+
+
+@pytest.mark.parametrize("where", ["### Answer: {}", "\\boxed{{{}}}", "so it is {}"], ids=["marker", "boxed", "fallback"])
+def test_a_number_of_thousands_of_digits_is_graded_wrong_with_its_reason(where):
+    graded = grade(where.format("8" * 5000), "8")
+    assert graded.verdict is Verdict.wrong
+    assert graded.reason == "a number of more than 1,000 digits"
+    assert graded.extracted.startswith("8888") and len(graded.extracted) < 100
+    assert grade(where.format("9" * 5000) + "\n### Answer: 8", "8").verdict is Verdict.correct
 
 
 def test_graded_says_what_was_read_and_where():
@@ -297,3 +362,21 @@ def test_a_decimal_is_right_only_when_exact_or_rounded_to_its_places(value, plac
     off_text = f"{float(off):.{places}f}"
     if Fraction(off_text) == off and off != value:
         assert grade(f"### Answer: {off_text}", format_answer(AnswerKind.fraction, value)).verdict is Verdict.wrong
+
+
+ALPHABET = st.sampled_from(list("0123456789 \t\n,./%-xR=<>()") + ["negative ", "minus ", " percent", "rem ",
+                                                                   "remainder ", "greater than ", "not ", "½", "is "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(ALPHABET, max_size=80), size=st.integers(1, 16))
+def test_the_last_match_read_from_the_end_is_the_last_match_of_a_whole_scan(pieces, size):
+    from mathcamps.evaluation import grade as grader
+
+    text = grader.normalize("".join(pieces))
+    for pattern, outside in ((grader._NUMBER, grader._OUTSIDE_NUMBERS), (grader._COMPARISONS, grader._OUTSIDE_COMPARISONS),
+                             (grader._WITH_REMAINDER, grader._OUTSIDE_REMAINDERS)):
+        whole = list(pattern.finditer(text))
+        found = grader._last_match(pattern, text, outside, size=size)
+        expected = whole[-1] if whole else None
+        assert (found and found.span()) == (expected and expected.span()), (pattern.pattern[:40], text)
