@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mathcamps.cli.common import _state, console, errors, progress_bar, user_errors
 from mathcamps.cli.evaluate import eval_app
+from mathcamps.evaluation.backends import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
 ENTRY = "from mathcamps.cli.main import app; app(prog_name='mathcamps')"
 
@@ -44,6 +45,12 @@ PromptFile = Annotated[
     Optional[Path],
     typer.Option("--prompt", help="A JSON list of messages to put before each problem instead of ours."),
 ]
+Timeout = Annotated[
+    float, typer.Option("--timeout", min=1.0, help="openai: seconds the server may take to answer one request.")
+]
+Retries = Annotated[
+    int, typer.Option("--retries", min=0, help="openai: more attempts at a request that got no answer, or a busy one.")
+]
 
 
 @eval_app.command("run")
@@ -62,6 +69,8 @@ def run_command(
     max_new_tokens: MaxNewTokens = 512,
     prompt_format: PromptFormat = "auto",
     prompt: PromptFile = None,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+    retries: Retries = DEFAULT_RETRIES,
 ) -> None:
     """Ask a model every problem of a release (follow-ups after a correct original), grade, append results."""
     from mathcamps.evaluation.backends import ModelSource, open_backend
@@ -71,10 +80,14 @@ def run_command(
     one_shot = OneShot.from_file(prompt) if prompt is not None else OneShot()
     problems = read_release(release, split)
     source = ModelSource(model, revision, cache_dir)
-    engine = open_backend(backend, source, prompt_mode=prompt_format, batch_size=batch_size, base_url=base_url)
     label = f"{model}@{revision}" if revision else model
+    engine = open_backend(backend, source, prompt_mode=prompt_format, batch_size=batch_size, base_url=base_url,
+                          timeout=timeout, retries=retries)
     with progress_bar(auto_refresh=True) as progress:
-        task = progress.add_task(f"{engine.name} {label}", total=None)
+        title = f"{engine.name} {label}"
+        task = progress.add_task(title, total=None)
+        # While the backend waits (a server that does not answer), the progress line says for what.
+        engine.on_wait = lambda why: progress.update(task, description=f"{title} [yellow]({why})[/]")
         try:
             summary = run(
                 problems,
@@ -86,7 +99,7 @@ def run_command(
                 max_new_tokens=max_new_tokens,
                 limit_per_standard=limit_per_standard,
                 on_start=lambda total: progress.update(task, total=total),
-                on_result=lambda result: progress.advance(task),
+                on_result=lambda result: progress.update(task, advance=1, description=title),
             )
         finally:
             engine.close()
@@ -127,6 +140,8 @@ def sweep_command(
     max_new_tokens: MaxNewTokens = 512,
     prompt_format: PromptFormat = "auto",
     prompt: PromptFile = None,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+    retries: Retries = DEFAULT_RETRIES,
 ) -> None:
     """Run `eval run` for each checkpoint of a model, each in its own process, into one results file.
 
@@ -137,6 +152,7 @@ def sweep_command(
     options = [
         "--release", str(release), "--model", model, "--out", str(out), "--backend", backend,
         "--split", split, "--max-new-tokens", str(max_new_tokens), "--prompt-format", prompt_format,
+        "--timeout", str(timeout), "--retries", str(retries),
     ]
     for flag, value in (
         ("--base-url", base_url),

@@ -51,6 +51,8 @@ from mathcamps.compiler.render import (
     Unfaithful,
     _display,
     check_nothing_else,
+    check_spans,
+    span_literal,
     check_step_faithful,
     said_number,
 )
@@ -204,14 +206,15 @@ def _sentence_around(statement: str, position: int, limit: int) -> tuple[int, in
 def check_followup(text: str, spans: list[SpanTuple], program: Program, old: Fraction, index: int) -> None:
     """Unfaithful unless the follow-up says the changed literal's new value, says every other
     number only as the program's literals (or the old value it replaces), and ends in one question."""
+    check_spans(text, spans)
     values = [n.value for n in program.literals()]
     said_new = False
     for span in spans:
         if span.source == "question":
             continue
-        kind, _, number = span.source.rpartition(" ")
+        kind, number = span_literal(span, len(values), ("literal", "previous literal"))
         value = said_number(text[span.start : span.end])
-        expected = old if kind == "previous literal" else values[int(number)]
+        expected = old if kind == "previous literal" else values[number]
         if value != expected:
             raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say {span.source}")
         said_new |= span.source == f"literal {index}"

@@ -28,7 +28,7 @@ from mathcamps.solvers.prover import PROVED, Claim, prove
 from mathcamps.compiler.followups import Counterfactuals, Followup, Incrementals
 from mathcamps.compiler.instantiate import Instantiator
 from mathcamps.compiler.render import Rendered, Renderer, TemplateError, Unfaithful, template_files
-from mathcamps.compiler.sampler import Rejected, Sampler, Skeleton
+from mathcamps.compiler.sampler import Rejected, Sampler, Skeleton, DefinitionMismatch
 
 STAGES = ("sample", "instantiate", "parse", "solve", "constraints", "render", "followups", "prove")
 BATCH = 200
@@ -104,7 +104,10 @@ class StandardCompiler:
         self.standard = standard
         self.seed = seed
         d = standard.definition
-        self.sampler = Sampler(standard.grammar, d.weights, d.max_depth, ranges=frozenset(d.ranges))
+        try:
+            self.sampler = Sampler(standard.grammar, d.weights, d.max_depth, ranges=frozenset(d.ranges))
+        except DefinitionMismatch as error:
+            raise DefinitionError(f"{standard.definition_path}: {error}") from None
         self.instantiator = Instantiator(d)
         try:
             self.renderer = Renderer(d.render, templates)

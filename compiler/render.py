@@ -21,6 +21,7 @@ from pathlib import Path
 
 import inflect
 import jinja2
+from jinja2 import meta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mathcamps.errors import MathcampsError
@@ -43,6 +44,7 @@ NUMBER_WORDS = frozenset(
 _NEGATIVE_FRACTION = re.compile("\\((\x00\\d+\x00)\\)/(\x00\\d+\x00)")
 _WORD = re.compile(r"[A-Za-z]+")
 _DIGIT = re.compile(r"\d")
+_SAID_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})*(?:\.\d+)?|-?\d{1,40}(?:\.\d{1,40})?")
 
 
 class TemplateError(MathcampsError):
@@ -192,6 +194,49 @@ class Rendered:
         return Provenance(frame=self.frame, theme=self.theme, spans=[Span(**s._asdict()) for s in self.spans])
 
 
+class CompiledFrame(NamedTuple):
+    """A frame (or step frame) ready to render: its one template of story, question and unit, its
+    key `family/id` (the records' provenance), its `when` condition, and the names its text uses."""
+
+    frame: Frame | StepFrame
+    template: jinja2.Template
+    key: str
+    condition: object | None
+    uses: frozenset[str]
+
+
+# One environment for every frame: a frames file is compiled once per process, whichever standards use it.
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_PERSON = ("name", "subj", "Subj", "obj", "poss", "Poss")
+HELPERS = frozenset({*_PERSON, *(f"{word}2" for word in _PERSON), "count", "agree", "plural", "a", "money", "measure"})
+_LITERAL = re.compile(r"n\d+")
+
+
+@lru_cache(maxsize=None)
+def _compiled(path: Path) -> tuple[tuple[CompiledFrame, ...], tuple[CompiledFrame, ...]]:
+    """The frames and the step frames of a frames file, compiled; TemplateError names the frame and its line."""
+    frames: FrameFile = _load_frames(path)
+
+    def compile_one(frame: Frame | StepFrame) -> CompiledFrame:
+        unit = frame.unit if frame.unit is not None else frames.unit
+        source = _PART.join((frame.story, frame.question, unit))
+        try:
+            template = _ENV.from_string(source)
+            condition = _ENV.compile_expression(frame.when) if frame.when else None
+            uses = meta.find_undeclared_variables(_ENV.parse(source))
+            if frame.when:
+                uses |= meta.find_undeclared_variables(_ENV.parse("{{ " + frame.when + " }}"))
+        except jinja2.TemplateSyntaxError as error:
+            line = _line_of_id(path, frame.id)
+            raise TemplateError(
+                f"{path}{f':{line}' if line else ''}: frame {frame.id}: {error.message} (Jinja syntax, line "
+                f"{error.lineno} of its story, question and unit)"
+            ) from None
+        return CompiledFrame(frame, template, f"{path.stem}/{frame.id}", condition, frozenset(uses) - set(_ENV.globals))
+
+    return tuple(map(compile_one, frames.frames)), tuple(map(compile_one, frames.steps))
+
+
 class Renderer:
     """Renders programs of one standard with its frames families and themes."""
 
@@ -203,28 +248,52 @@ class Renderer:
         missing = [t for t in spec.themes if t not in self.vocabulary.themes]
         if missing:
             raise TemplateError(f"render.themes: no theme {', '.join(missing)} in {folder / 'vocabulary.yaml'}")
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
         # One template per frame renders story, question and unit at once (one Jinja context, not three).
         # A frame is known by `family/id`, which the records keep as provenance.
-        self.by_shape: dict[str, list[tuple[Frame, jinja2.Template, str, object]]] = {}
-        self.steps: dict[str, list[tuple[StepFrame, jinja2.Template, str, object]]] = {}  # by family
+        self.by_shape: dict[str, list[CompiledFrame]] = {}
+        self.steps: dict[str, list[CompiledFrame]] = {}  # by family
         for source in self.sources:
-            frames: FrameFile = _load_frames(source)
+            frames, steps = _compiled(source)
+            for compiled in frames:
+                self._check_names(source, compiled, step=False, themes=compiled.frame.themes or spec.themes)
+                self.by_shape.setdefault(compiled.frame.shape, []).append(compiled)
+            for compiled in steps:
+                # A step frame is told with the theme of the frame it follows.
+                after = [f.frame for f in frames if _follows(f.frame.id, compiled.frame.after)]
+                themes = set() if after else set(spec.themes)
+                for parent in after:
+                    themes |= set(spec.themes if parent.themes is None else parent.themes)
+                self._check_names(source, compiled, step=True, themes=sorted(themes))
+                self.steps.setdefault(source.stem, []).append(compiled)
 
-            def compiled(frame: Frame | StepFrame) -> tuple:
-                """(frame, its one template of story, question and unit, `family/id`, its condition)."""
-                unit = frame.unit if frame.unit is not None else frames.unit
-                template = env.from_string(_PART.join((frame.story, frame.question, unit)))
-                condition = env.compile_expression(frame.when) if frame.when else None
-                return (frame, template, f"{source.stem}/{frame.id}", condition)
-
-            try:
-                for frame in frames.frames:
-                    self.by_shape.setdefault(frame.shape, []).append(compiled(frame))
-                for step in frames.steps:
-                    self.steps.setdefault(source.stem, []).append(compiled(step))
-            except jinja2.TemplateSyntaxError as error:
-                raise TemplateError(f"{source}: line {error.lineno} of a frame: {error.message}") from None
+    def _check_names(self, source: Path, compiled: CompiledFrame, step: bool, themes: list[str]) -> None:
+        """TemplateError if a frame uses a name that one of the `themes` it may be drawn with does not
+        give: found when the standard loads, not when that frame first meets that theme."""
+        frame = compiled.frame
+        shape = "" if step else frame.shape
+        lines = shape.split("\n")[:-1]  # its statements, without the question
+        given = set(HELPERS) | {"answer", "before", "new", "n"} if step else set(HELPERS) | {"answer"}
+        if shape == ANY_SHAPE or step:
+            given |= {"expression", "equation", "equations"}
+        elif len(lines) == 1 and lines[0].startswith("let "):
+            given.add("expression")
+        elif lines and all(line.startswith("solve ") for line in lines):
+            given.add("equation" if len(lines) == 1 else "equations")
+        count = None if shape == ANY_SHAPE or step else shape.count("N")
+        literals = {name for name in compiled.uses if _LITERAL.fullmatch(name)}
+        wrong = sorted(name for name in literals if count is not None and int(name[1:]) > count)
+        for theme in (t for t in themes if t in self.spec.themes):
+            words = set(self.vocabulary.themes[theme])
+            words |= {"nouns"} if "noun" in words else set()
+            unknown = sorted(compiled.uses - literals - given - words) + wrong
+            if unknown:
+                line = _line_of_id(source, frame.id)
+                known = ", ".join(sorted(words))
+                raise TemplateError(
+                    f"{source}{f':{line}' if line else ''}: frame {frame.id} uses {', '.join(unknown)}, which "
+                    f"nothing gives it with theme {theme} (that theme gives {known}; "
+                    f"{'its numbers are n1 to n' + str(count) if count is not None else 'numbers are n1, n2, ...'})"
+                )
 
     def shapes(self) -> set[str]:
         return set(self.by_shape)
@@ -238,10 +307,10 @@ class Renderer:
         if not candidates:
             raise Unfaithful(f"render: no frame for shape {shape!r} in {', '.join(p.name for p in self.sources)}")
         theme_name = rng.choice(self.spec.themes)
-        usable = [c for c in candidates if c[0].themes is None or theme_name in c[0].themes]
-        if any(c[3] is not None for c in usable):
+        usable = [c for c in candidates if c.frame.themes is None or theme_name in c.frame.themes]
+        if any(c.condition is not None for c in usable):
             values = condition_values(program, answer)
-            usable = [c for c in usable if c[3] is None or c[3](**values)]
+            usable = [c for c in usable if c.condition is None or c.condition(**values)]
         if not usable:
             raise Unfaithful(f"render: no frame for shape {shape!r} with theme {theme_name} fits these numbers")
         return self._render(program, rng.choice(usable), theme_name, rng)
@@ -249,7 +318,7 @@ class Renderer:
     def frame(self, frame_id: str) -> tuple:
         """The compiled frame `family/id`: (frame, template, id, condition)."""
         for compiled in (c for frames in self.by_shape.values() for c in frames):
-            if compiled[2] == frame_id:
+            if compiled.key == frame_id:
                 return compiled
         raise KeyError(frame_id)
 
@@ -261,7 +330,7 @@ class Renderer:
         """The same frame, people and words as `rendered`, saying `program` (a changed copy of its
         program); Unfaithful if the frame's condition does not hold for the new numbers."""
         compiled = self.frame(rendered.frame)
-        if compiled[3] is not None and not compiled[3](**condition_values(program, answer)):
+        if compiled.condition is not None and not compiled.condition(**condition_values(program, answer)):
             raise Unfaithful(f"render: frame {rendered.frame} does not fit the changed numbers")
         rng = random.Random()
         rng.setstate(rendered.state)
@@ -270,7 +339,7 @@ class Renderer:
     def has_steps(self, frame: str, step: str) -> bool:
         """Whether some step frame `step` may read right after frame `family/id` (numbers aside)."""
         family, _, frame_id = frame.partition("/")
-        return any(c[0].step == step and _follows(frame_id, c[0].after) for c in self.steps.get(family, ()))
+        return any(c.frame.step == step and _follows(frame_id, c.frame.after) for c in self.steps.get(family, ()))
 
     def continue_story(
         self, rendered: Rendered, program: Program, step: str, answer, before, rng: random.Random
@@ -285,13 +354,13 @@ class Renderer:
         usable = [
             c
             for c in self.steps.get(family, ())
-            if c[0].step == step
-            and _follows(frame_id, c[0].after)
-            and (c[3] is None or c[3](**values))
+            if c.frame.step == step
+            and _follows(frame_id, c.frame.after)
+            and (c.condition is None or c.condition(**values))
         ]
         if not usable:
             raise Unfaithful(f"render: no step frame `{step}` after {rendered.frame} fits these numbers")
-        step_frame, template, key, _ = rng.choice(usable)
+        step_frame, template, key, _, _ = rng.choice(usable)
         again = random.Random()
         again.setstate(rendered.state)
         literals = program.literals()
@@ -301,14 +370,14 @@ class Renderer:
         context["n"] = context["new"][0]
         try:
             story, question, unit = _say(template, context, f"step frame {step_frame.id} with theme {rendered.theme}")
-            statement, spans, _ = _written(story, question, literals)
+            statement, spans = _written(story, question, literals)
             check_step_faithful(statement, spans, [n.value for n in literals], first_new, unit)
         except Unfaithful as error:
             raise Unfaithful(f"{error} (step frame {key}, {self.location(key)})") from None
         return Rendered(statement, key, rendered.theme, spans)
 
     def _render(self, program: Program, compiled: tuple, theme_name: str, rng: random.Random) -> Rendered:
-        frame, template, frame_key, _ = compiled
+        frame, template, frame_key, _, _ = compiled
         state = rng.getstate()
         literals = program.literals()
         context = self._context(theme_name, program, literals, rng)
@@ -409,7 +478,7 @@ def _person(person: Person, suffix: str) -> dict:
     }
 
 
-def _fill(text: str, literals: list[Num], offset: int, spans: list[SpanTuple], seen: list[int]) -> str:
+def _fill(text: str, literals: list[Num], offset: int, spans: list[SpanTuple]) -> str:
     """`text` with each marker replaced by its number; records a span per literal."""
     out: list[str] = []
     position = 0
@@ -423,7 +492,6 @@ def _fill(text: str, literals: list[Num], offset: int, spans: list[SpanTuple], s
         spans.append(SpanTuple(length, length + len(number), f"literal {index}"))
         out.append(number)
         length += len(number)
-        seen.append(index)
         position = match.end()
     out.append(text[position:])
     return "".join(out)
@@ -438,24 +506,22 @@ def _say(template: jinja2.Template, context: dict, what: str) -> tuple[str, str,
     return story, question, _MARK.sub("", unit)
 
 
-def _written(story: str, question: str, literals: list[Num]) -> tuple[str, list[SpanTuple], list[int]]:
-    """The statement with numbers for markers, its spans in order (each literal's, and the
-    question's), and the literals it says, in the order it says them."""
+def _written(story: str, question: str, literals: list[Num]) -> tuple[str, list[SpanTuple]]:
+    """The statement with numbers for markers, and its spans in order (each literal's, and the question's)."""
     spans: list[SpanTuple] = []
-    seen: list[int] = []
-    story_text = _fill(story, literals, 0, spans, seen)
+    story_text = _fill(story, literals, 0, spans)
     question_start = len(story_text) + 1 if story_text else 0
-    question_text = _fill(question, literals, question_start, spans, seen)
+    question_text = _fill(question, literals, question_start, spans)
     statement = f"{story_text} {question_text}" if story_text else question_text
     spans.append(SpanTuple(question_start, len(statement), "question"))
     spans.sort(key=lambda s: s.start)
-    return statement, spans, seen
+    return statement, spans
 
 
 def _resolve(story: str, question: str, unit: str, literals: list[Num], frame: str, theme: str) -> Rendered:
     """Replaces markers by numbers, records spans, and checks faithfulness."""
-    statement, spans, seen = _written(story, question, literals)
-    check_faithful(statement, spans, len(literals), seen, unit, [n.value for n in literals])
+    statement, spans = _written(story, question, literals)
+    check_faithful(statement, spans, unit, [n.value for n in literals])
     return Rendered(statement, frame, theme, spans)
 
 
@@ -471,23 +537,52 @@ def _display(value: Fraction, places: int = 0) -> str:
 
 
 def said_number(text: str) -> Fraction:
-    """The value a number written in a statement stands for (9,212 or 2.50 or -3)."""
+    """The value a number written in a statement stands for (9,212 or 2.50 or -3); Unfaithful if
+    the text is no number (a span that does not mark one)."""
+    if not _SAID_NUMBER.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise Unfaithful(f"faithfulness: a span marks {shown!r}, which is not a number")
     return Fraction(text.replace(",", ""))
 
 
-def check_faithful(
-    statement: str, spans: list[SpanTuple], n_literals: int, seen: list[int], unit: str, values: list[Fraction]
-) -> None:
-    """Raises Unfaithful unless the statement says each literal once, nothing else numeric, and one question."""
-    if sorted(seen) != list(range(n_literals)):
-        missing = sorted(set(range(n_literals)) - set(seen))
-        repeated = sorted({i for i in seen if seen.count(i) > 1})
-        raise Unfaithful(f"faithfulness: literals missing {missing}, repeated {repeated}")
-    literal_spans = [s for s in spans if s.source.startswith("literal ")]
-    for span in literal_spans:
-        index = int(span.source.split()[1])
+def check_spans(statement: str, spans: list[SpanTuple]) -> None:
+    """Unfaithful unless every span lies within the statement and exactly one marks the question."""
+    for span in spans:
+        if not 0 <= span.start <= span.end <= len(statement):
+            raise Unfaithful(
+                f"faithfulness: span {span.start}-{span.end} ({span.source}) lies outside the statement, "
+                f"which has {len(statement)} characters"
+            )
+    questions = sum(span.source == "question" for span in spans)
+    if questions != 1:
+        raise Unfaithful(f"faithfulness: the spans mark {questions} questions, not one")
+
+
+def span_literal(span: SpanTuple, count: int, kinds: tuple[str, ...] = ("literal",)) -> tuple[str, int]:
+    """(kind, index) of a span that marks literal `index` of `count` (`literal 2`, or another of
+    `kinds` such as `previous literal 2`); Unfaithful for any other mark."""
+    kind, _, number = span.source.rpartition(" ")
+    if kind not in kinds or not number.isdigit() or int(number) >= count:
+        raise Unfaithful(f"faithfulness: span {span.start}-{span.end} says {span.source!r}, not a literal of the program")
+    return kind, int(number)
+
+
+def check_faithful(statement: str, spans: list[SpanTuple], unit: str, values: list[Fraction]) -> None:
+    """Raises Unfaithful unless the statement says each literal once, nothing else numeric, and one
+    question; every span but the question's marks a literal (`values` are the literals, in order)."""
+    check_spans(statement, spans)
+    seen = []
+    for span in spans:
+        if span.source == "question":
+            continue
+        _, index = span_literal(span, len(values))
         if said_number(statement[span.start : span.end]) != values[index]:
             raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say literal {index}")
+        seen.append(index)
+    if sorted(seen) != list(range(len(values))):
+        missing = sorted(set(range(len(values))) - set(seen))
+        repeated = sorted({i for i in seen if seen.count(i) > 1})
+        raise Unfaithful(f"faithfulness: literals missing {missing}, repeated {repeated}")
     question_text = check_nothing_else(statement, spans)
     if unit and unit not in question_text:
         raise Unfaithful(f"faithfulness: the question does not mention {unit!r}")
@@ -503,16 +598,15 @@ def _follows(frame_id: str, patterns: list[str]) -> bool:
 def check_step_faithful(statement: str, spans: list[SpanTuple], values: list[Fraction], first_new: int, unit: str = "") -> None:
     """Raises Unfaithful unless a step's text says each new literal (index `first_new` on) exactly
     once, any earlier one only as it is, nothing else numeric, and ends in one question (about `unit`)."""
+    check_spans(statement, spans)
     said = []
     for span in spans:
         if span.source == "question":
             continue
-        kind, _, number = span.source.rpartition(" ")
-        if kind != "literal" or not number.isdigit() or int(number) >= len(values):
-            raise Unfaithful(f"faithfulness: span {span.start}-{span.end} says {span.source!r}, not a literal")
-        if said_number(statement[span.start : span.end]) != values[int(number)]:
+        _, index = span_literal(span, len(values))
+        if said_number(statement[span.start : span.end]) != values[index]:
             raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say {span.source}")
-        said.append(int(number))
+        said.append(index)
     new = [i for i in said if i >= first_new]
     if sorted(new) != list(range(first_new, len(values))):
         raise Unfaithful(f"faithfulness: the step must say each new number once, not literals {sorted(new)}")
@@ -541,6 +635,8 @@ def check_nothing_else(statement: str, spans: list[SpanTuple]) -> str:
     question_text = statement[question.start : question.end]
     if statement.count("?") != 1 or not question_text.endswith("?"):
         raise Unfaithful("faithfulness: the statement must end in exactly one question")
+    if question.end != len(statement):
+        raise Unfaithful(f"faithfulness: text after the question: {statement[question.end:][:40]!r}")
     return question_text
 
 

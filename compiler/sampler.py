@@ -19,6 +19,7 @@ bound by the rule they stand in (their role):
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 from lark.grammar import NonTerminal
@@ -35,6 +36,11 @@ _NUMBER, _NAME = "NUMBER", "NAME"
 
 class SamplerError(MathcampsError):
     """A grammar the sampler cannot generate from."""
+
+
+class DefinitionMismatch(SamplerError):
+    """A definition's field that does not fit its grammar: a weight or range for a rule or alias it
+    does not have, a max_depth no program fits (the definition's mistake: its loader names its file)."""
 
 
 def _bare(name: str) -> str:
@@ -134,17 +140,20 @@ class Sampler:
                         used_weights.add(key)
                 chosen.append(_Expansion(symbols, label, weight, self._expansion_depth(symbols, depth)))
             self.expansions[origin] = chosen
-        unknown = sorted(set(weights) - used_weights)
-        if unknown:
-            raise SamplerError(f"{source}: weights: no rule or alias named {', '.join(unknown)} in the grammar")
         labels = {e.label for alternatives in self.expansions.values() for e in alternatives}
         labels |= {_bare(name) for name in self.expansions}
-        unknown = sorted(set(ranges) - labels)
-        if unknown:
-            raise SamplerError(f"{source}: ranges: no rule or alias named {', '.join(unknown)} in the grammar")
+        for field, names in (("weights", set(weights) - used_weights), ("ranges", set(ranges) - labels)):
+            if names:
+                raise DefinitionMismatch(
+                    f"{field}: no rule or alias named {', '.join(sorted(names))} in the grammar {source} "
+                    f"(it has {', '.join(sorted(labels - {'start'}))})"
+                )
         self.ranges = frozenset(ranges)
         if depth.get(start, float("inf")) > max_depth:
-            raise SamplerError(f"{source}: no program of the grammar fits max_depth {max_depth}")
+            raise DefinitionMismatch(
+                f"max_depth: no program of the grammar {source} fits max_depth {max_depth} (the shortest needs "
+                f"{depth.get(start, float('inf')):g})"
+            )
         self._cache: dict[tuple, Skeleton] = {}
 
     @staticmethod
@@ -160,10 +169,41 @@ class Sampler:
                 best = min(self._expansion_depth(symbols, depth) for symbols, _ in alternatives)
                 if best < depth[name]:
                     depth[name], changed = best, True
-        for name, value in depth.items():
-            if value == float("inf"):
-                raise SamplerError(f"{self.source}: rule {_bare(name)} never derives a finite program")
+        endless = {name for name, value in depth.items() if value == float("inf")}
+        if endless:
+            raise SamplerError(self._endless(rules, endless))
         return depth
+
+    def _endless(self, rules: dict, endless: set[str]) -> str:
+        """Which rules never derive a finite program, the cause first: a rule each of whose
+        alternatives leads back to itself (no base case); the others only need it."""
+
+        def reaches(start: str) -> set[str]:
+            seen, todo = set(), [start]
+            while todo:
+                for symbols, _ in rules[todo.pop()]:
+                    for kind, name in symbols:
+                        if kind == "nt" and name in endless and name not in seen:
+                            seen.add(name)
+                            todo.append(name)
+            return seen
+
+        causes = sorted(name for name in endless if name in reaches(name))
+        others = sorted(endless - set(causes))
+        text = self.grammar.text
+
+        def where(name: str) -> str:
+            found = re.search(rf"^[ \t]*[?!]?{re.escape(_bare(name))}[ \t]*:", text, re.M)
+            return f"{self.grammar.path}:{text.count(chr(10), 0, found.start()) + 1}" if found else str(self.grammar.path)
+
+        named = "; ".join(f"{_bare(name)} ({where(name)})" for name in causes)
+        message = (
+            f"{self.grammar.path}: rule {named} never derives a finite program: each of its alternatives "
+            "uses it again (or a rule that does); give it one without (a base case)"
+        )
+        if others:
+            message += f". Rules that need it: {', '.join(_bare(name) for name in others)}"
+        return message
 
     def derive(self, rng: random.Random) -> list[tuple]:
         """A random derivation's terminals, left to right: literals, name roles, and number holes

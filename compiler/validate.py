@@ -12,6 +12,7 @@ verdicts are the same for any number of worker processes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -100,7 +101,20 @@ class Summary:
 
 
 def read_items(paths: Iterable[Path]) -> Iterator[Item]:
-    """The problems of every path, streamed: JSONL records, MathCAMPS v1 files, or folders of either."""
+    """The problems of every path, streamed: JSONL records, MathCAMPS v1 files, or folders of either.
+    A problem whose id an earlier one of the input already has is an item that could not be read."""
+    first: dict[str, str] = {}  # each id, and where it was first read
+    for item in _read_paths(paths):
+        if item.error is None:
+            where = first.setdefault(item.id, item.source)
+            if where is not item.source:
+                item = dataclasses.replace(
+                    item, error=f"id {item.id} is already the id of {where} (ids are unique across the input)"
+                )
+        yield item
+
+
+def _read_paths(paths: Iterable[Path]) -> Iterator[Item]:
     for path in paths:
         if path.is_dir():
             yield from _read_folder(path)
@@ -280,8 +294,7 @@ def _faithful(item: Item, program: Program) -> str | None:
     values = [n.value for n in program.literals()]
     try:
         if item.parent_program is None:
-            seen = [int(s.source.split()[1]) for s in spans if s.source.startswith("literal ")]
-            check_faithful(record["statement"], spans, len(values), seen, "", values)
+            check_faithful(record["statement"], spans, "", values)
             return None
         parent = parse_program(item.parent_program)
         if item.kind == "incremental":
@@ -292,7 +305,7 @@ def _faithful(item: Item, program: Program) -> str | None:
         if len(before) != len(values) or len(changed) != 1:
             return f"a counterfactual must change exactly one quantity of {record['parent']}, not {len(changed)}"
         check_followup(record["statement"], spans, program, before[changed[0]], changed[0])
-    except (Unfaithful, ProgramError, ValueError, IndexError) as error:
+    except (Unfaithful, ProgramError) as error:
         return f"statement: {error}"
     return None
 
@@ -365,8 +378,14 @@ def check_batch(items: list[Item]) -> list[Verdict]:
                 verdict(i, DISAGREES, unfaithful, shown)
                 continue
             kind = AnswerKind(item.record["answer_kind"])
-            if format_answer(kind, expected) != item.answer:
-                verdict(i, DISAGREES, f"the answer is not written canonically as a {kind}: {item.answer!r}", shown)
+            try:
+                canonical = format_answer(kind, expected)
+            except ValueError as error:
+                verdict(i, DISAGREES, f"the record's answer_kind, {kind.value}, cannot say its answer: {error}", shown)
+                continue
+            if canonical != item.answer:
+                verdict(i, DISAGREES, f"the answer is not written canonically for its kind, {kind.value}: "
+                        f"{item.answer!r} (canonically {canonical!r})", shown)
                 continue
         verdict(i, AGREES, "sympy and z3 agree with the stored answer", shown)
     return verdicts  # type: ignore[return-value]

@@ -18,11 +18,14 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from mathcamps.errors import MathcampsError
 from mathcamps.evaluation.prompts import DELIMITER, Message, completion_text, response_ended, trim_response, without_system
 
 BACKENDS = ("auto", "hf", "vllm", "openai")
+DEFAULT_TIMEOUT = 120.0  # seconds an OpenAI-compatible server may take to answer one request
+DEFAULT_RETRIES = 3  # more attempts at a request that got no answer
 PROMPT_MODES = ("auto", "chat", "completion")
 
 VLLM_MISSING = (
@@ -62,6 +65,7 @@ class Backend(abc.ABC):
     # "completion", "chat" (a server applies its own template) or "chat:<sha256 of the template>[:nosystem]"
     prompt_format = "completion"
     batch_size = 8
+    on_wait: Callable[[str], None] | None = None  # told what the backend waits for (a server's retry), if anyone listens
 
     def load(self) -> None:
         """Loads the model now rather than on the first batch (a no-op for a server)."""
@@ -94,13 +98,16 @@ def open_backend(
     prompt_mode: str = "auto",
     batch_size: int | None = None,
     base_url: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
 ) -> Backend:
-    """The backend of this kind (auto, hf, vllm, openai) for a model, ready to generate (weights load on first use)."""
+    """The backend of this kind (auto, hf, vllm, openai) for a model, ready to generate (weights load on
+    first use); `timeout` and `retries` are the openai backend's (see OpenAIBackend)."""
     if prompt_mode not in PROMPT_MODES:
         raise BackendError(f"unknown prompt format {prompt_mode!r}: choose one of {', '.join(PROMPT_MODES)}.")
     kind = resolve_backend(kind)
     if kind == "openai":
-        backend: Backend = OpenAIBackend(source, base_url or "http://127.0.0.1:8000/v1", prompt_mode)
+        backend: Backend = OpenAIBackend(source, base_url or "http://127.0.0.1:8000/v1", prompt_mode, timeout, retries)
     elif kind == "vllm":
         backend = VllmBackend(source, prompt_mode)
     else:
@@ -407,16 +414,26 @@ class VllmBackend(Backend):
 
 class OpenAIBackend(Backend):
     """Greedy responses from an OpenAI-compatible server (`vllm serve`, ...): chat completions for a chat
-    prompt, completions for the plain-text one; temperature 0, requests of a batch sent concurrently."""
+    prompt, completions for the plain-text one; temperature 0, requests of a batch sent concurrently.
+
+    A request that gets no answer within `timeout` seconds (or a busy server's 429 or 5xx) is sent
+    again, up to `retries` more times, with a pause that doubles; `on_wait` hears about each wait."""
 
     name = "openai"
     batch_size = 32
-    RETRIES = 4
 
-    def __init__(self, source: ModelSource, base_url: str, prompt_mode: str = "auto", timeout: float = 600.0):
+    def __init__(
+        self,
+        source: ModelSource,
+        base_url: str,
+        prompt_mode: str = "auto",
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+    ):
         self.model = source.model
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.retries = retries
         # A server applies its own chat template; the plain-text format is asked for explicitly.
         self.chat = prompt_mode != "completion"
         self.prompt_format = "chat" if self.chat else "completion"
@@ -443,17 +460,24 @@ class OpenAIBackend(Backend):
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    def _post(self, path: str, body: dict) -> dict:
+    def _wait(self, attempt: int, why: str) -> None:
+        pause = 2**attempt
+        if self.on_wait is not None:
+            self.on_wait(f"{why}; retry {attempt + 1} of {self.retries} in {pause} s")
+        time.sleep(pause)
+
+    def _post(self, path: str, body: dict):
         data = json.dumps(body).encode()
-        for attempt in range(self.RETRIES):
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
             request = urllib.request.Request(f"{self.base_url}{path}", data=data, headers=self._headers())
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read())
+                    raw = response.read()
             except urllib.error.HTTPError as error:
                 detail = error.read().decode(errors="replace")[:500]
-                if error.code in (429, 500, 502, 503, 504) and attempt + 1 < self.RETRIES:
-                    time.sleep(2**attempt)
+                if error.code in (429, 500, 502, 503, 504) and not last:
+                    self._wait(attempt, f"the server answered HTTP {error.code}")
                     continue
                 hint = ""
                 if self.chat and error.code == 400 and "template" in detail.lower():
@@ -462,24 +486,45 @@ class OpenAIBackend(Backend):
                     f"the server at {self.base_url} refused {path} for model {self.model}: HTTP {error.code} "
                     f"{detail.strip()}.{hint}"
                 ) from None
-            except (urllib.error.URLError, OSError, ValueError) as error:
-                if attempt + 1 < self.RETRIES:
-                    time.sleep(2**attempt)
+            except (urllib.error.URLError, OSError) as error:
+                reason = getattr(error, "reason", error)
+                if not last:
+                    self._wait(attempt, f"no answer from the server ({reason})")
                     continue
                 raise BackendError(
-                    f"no answer from the server at {self.base_url} for {path}: {getattr(error, 'reason', error)}."
+                    f"no answer from the server at {self.base_url} for {path} after {self.retries + 1} attempts "
+                    f"of at most {self.timeout:g} s each: {reason}. Check that it is running, or give it longer "
+                    "with --timeout and --retries."
+                ) from None
+            try:
+                return json.loads(raw)
+            except ValueError:
+                raise BackendError(
+                    f"the server at {self.base_url} answered {path} with something that is not JSON: "
+                    f"{raw[:200].decode(errors='replace')!r}"
                 ) from None
         raise AssertionError("unreachable")
 
     def _one(self, messages: list[Message], max_new_tokens: int) -> Generation:
         body: dict = {"model": self.model, "temperature": 0, "max_tokens": max_new_tokens}
         if self.chat:
-            reply = self._post("/chat/completions", {**body, "messages": messages})
-            text = reply["choices"][0]["message"].get("content") or ""
+            path = "/chat/completions"
+            reply = self._post(path, {**body, "messages": messages})
         else:
-            reply = self._post("/completions", {**body, "prompt": completion_text(messages), "stop": [DELIMITER]})
-            text = reply["choices"][0].get("text") or ""
-        usage = reply.get("usage") or {}
+            path = "/completions"
+            reply = self._post(path, {**body, "prompt": completion_text(messages), "stop": [DELIMITER]})
+        try:
+            choice = reply["choices"][0]
+            text = (choice["message"].get("content") if self.chat else choice.get("text")) or ""
+            usage = reply.get("usage") or {}
+            if not isinstance(text, str) or not isinstance(usage, dict):
+                raise TypeError
+        except (KeyError, IndexError, TypeError, AttributeError):
+            wanted = "choices[0].message.content" if self.chat else "choices[0].text"
+            raise BackendError(
+                f"the server at {self.base_url} answered {path} with JSON that is no OpenAI-compatible "
+                f"completion (it needs {wanted}): {json.dumps(reply)[:200]}"
+            ) from None
         return Generation(trim_response(text), usage.get("prompt_tokens"), usage.get("completion_tokens"))
 
     def generate(self, dialogues: list[list[Message]], max_new_tokens: int) -> list[Generation]:

@@ -125,23 +125,28 @@ class Refused:
 
 # ---------------------------------------------------------------- normalizing a response's text
 
-_MARKER = re.compile(r"(?<!#)#{2,}[ \t]*answer\b[ \t]*[:：]?", re.I)
+_MARKER = re.compile(r"(?<=#)#[ \t]*answer\b[ \t]*[:：]?", re.I)  # the last two of its #s, on: ##, ###, ...
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _VULGAR = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅖": "2/5",
            "⅗": "3/5", "⅘": "4/5", "⅙": "1/6", "⅚": "5/6", "⅛": "1/8", "⅜": "3/8", "⅝": "5/8", "⅞": "7/8"}
 _VULGAR_CHARS = re.compile(f"[{''.join(_VULGAR)}]")
+# (what any match contains, the pattern, its replacement): a pattern runs only where its text may be.
 _LATEX_SYMBOLS = (
-    (re.compile(r"\\(?:leq|le)\b|<=|≦"), " ≤ "),
-    (re.compile(r"\\(?:geq|ge)\b|>=|≧"), " ≥ "),
-    (re.compile(r"\\(?:neq|ne)\b|!=|=/="), " ≠ "),
-    (re.compile(r"\\lt\b|&lt;"), " < "),
-    (re.compile(r"\\gt\b|&gt;"), " > "),
-    (re.compile(r"\\approx\b|≃|~="), " ≈ "),
-    (re.compile(r"\\(?:times|cdot)\b|·"), " × "),
-    (re.compile(r"==+"), " = "),
+    (("\\le", "<=", "≦"), re.compile(r"\\(?:leq|le)\b|<=|≦"), " ≤ "),
+    (("\\ge", ">=", "≧"), re.compile(r"\\(?:geq|ge)\b|>=|≧"), " ≥ "),
+    (("\\ne", "!=", "=/="), re.compile(r"\\(?:neq|ne)\b|!=|=/="), " ≠ "),
+    (("\\lt", "&lt;"), re.compile(r"\\lt\b|&lt;"), " < "),
+    (("\\gt", "&gt;"), re.compile(r"\\gt\b|&gt;"), " > "),
+    (("\\approx", "≃", "~="), re.compile(r"\\approx\b|≃|~="), " ≈ "),
+    (("\\times", "\\cdot", "·"), re.compile(r"\\(?:times|cdot)\b|·"), " × "),
+    (("==",), re.compile(r"==+"), " = "),
 )
+_ARROW_TEXTS = ("->", "=>", "<-", "→", "⇒", "⟹", "←", "⇔", "↔")
+_DASHES = "‐‑‒–—―−﹣－⁻"
+_SPACES = "\u00a0\u202f\u2009"
 _ARROWS = re.compile(r"<-+>|(?<!=)=+>|(?<!-)-+>|<-+|[→⇒⟹←⇔↔]")
 _LATEX_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname|mbox)\s*\{([^{}]*)\}")
+_WRAPPER_NAMES = ("\\text", "\\math", "\\operatorname", "\\mbox")
 _FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(?:(-)\s*)?(\d+)\s*\}\s*\{\s*(\d+)\s*\}")
 _FRAC_SHORT = re.compile(r"\\[dt]?frac\s*(\d)(\d)")  # \frac34, as TeX allows
 
@@ -168,28 +173,43 @@ def _last_boxed(text: str) -> str | None:
 
 
 # Every dash and minus sign is a minus; no-break and thin spaces are spaces.
-_DASH = re.compile("[‐‑‒–—―−﹣－⁻]")
-_SPACE = re.compile("[\u00a0\u202f\u2009]")
+
+
+def _has(text: str, needles) -> bool:
+    return any(needle in text for needle in needles)
 
 
 def normalize(text: str) -> str:
-    """The text with LaTeX, unicode and markdown spellings of numbers and symbols made plain."""
-    text = _SPACE.sub(" ", _DASH.sub("-", text))
-    if _VULGAR_CHARS.search(text):
+    """The text with LaTeX, unicode and markdown spellings of numbers and symbols made plain.
+
+    Each rewrite runs only where its text may be (a fast substring test first): a megabyte of prose
+    is normalized in a few milliseconds."""
+    for dash in _DASHES:
+        if dash in text:
+            text = text.replace(dash, "-")
+    for space in _SPACES:
+        if space in text:
+            text = text.replace(space, " ")
+    if _has(text, _VULGAR):
         for char, fraction in _VULGAR.items():  # 3½ is 3 1/2
             text = text.replace(char, f" {fraction}")
-    text = re.sub(r"(\d)\\[,!;: ]\s*(?=\d{3}\b)", r"\1,", text)  # 1\,234
+    if _has(text, ("\\,", "\\!", "\\;", "\\:", "\\ ")):
+        text = re.sub(r"(\d)\\[,!;: ]\s*(?=\d{3}\b)", r"\1,", text)  # 1\,234
     text = text.replace("\\$", " ").replace("\\%", "%").replace("$", " ").replace("**", " ")
-    text = text.replace("\\left", "").replace("\\right", "").replace("\\{", "{").replace("\\}", "}")
-    for _ in range(3):  # nested wrappers: \text{\textbf{12}}
-        text = _LATEX_WRAPPERS.sub(r" \1 ", text)
-    text = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", text)
-    text = re.sub(r"-\s*\\([dt]?frac)", r"\\\1{-}", text)  # -\frac{3}{4}: the sign moves inside
-    text = re.sub(r"\\([dt]?frac)\{-\}\s*\{", r"\\\1{-", text)
-    text = _FRAC.sub(lambda m: f" {m.group(1) or ''}{m.group(2)}/{m.group(3)}", text)
-    text = _ARROWS.sub(" ", text)
-    for pattern, symbol in _LATEX_SYMBOLS:
-        text = pattern.sub(symbol, text)
+    if "\\" in text:
+        text = text.replace("\\left", "").replace("\\right", "").replace("\\{", "{").replace("\\}", "}")
+        for _ in range(3 if _has(text, _WRAPPER_NAMES) else 0):  # nested wrappers: \text{\textbf{12}}
+            text = _LATEX_WRAPPERS.sub(r" \1 ", text)
+    if "frac" in text:
+        text = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", text)
+        text = re.sub(r"-\s*\\([dt]?frac)", r"\\\1{-}", text)  # -\frac{3}{4}: the sign moves inside
+        text = re.sub(r"\\([dt]?frac)\{-\}\s*\{", r"\\\1{-", text)
+        text = _FRAC.sub(lambda m: f" {m.group(1) or ''}{m.group(2)}/{m.group(3)}", text)
+    if _has(text, _ARROW_TEXTS):
+        text = _ARROWS.sub(" ", text)
+    for needles, pattern, symbol in _LATEX_SYMBOLS:
+        if _has(text, needles):
+            text = pattern.sub(symbol, text)
     return text
 
 
@@ -197,6 +217,7 @@ def normalize(text: str) -> str:
 
 _NUMBER = re.compile(
     r"""
+    (?=[-\d.nNmM])  # a quick first test: what a number may begin with
     (?<![\w.,/])
     (?P<sign>-[ \t]{0,3}|negative[ \t]{1,3}|minus[ \t]{1,3})?
     (?:
@@ -208,7 +229,7 @@ _NUMBER = re.compile(
     (?![\d/]|\.\d)
     (?P<pct>[ \t]{0,3}%|[ \t]{1,3}percent\b)?
     """,
-    re.X | re.I,
+    re.X | re.I | re.ASCII,
 )
 _OPERATORS = "+-*/×÷^"
 _SINGLE_LETTER = re.compile(r"(?:^|[^A-Za-z])[A-Za-z]$")
@@ -276,9 +297,10 @@ def _expression_around(text: str, start: int, end: int, signed: bool) -> bool:
 def _number_of(match: re.Match, text: str) -> Number | None:
     """The number a match of _NUMBER reads in `text` (None when it reads none: a zero denominator)."""
     sign = match.group("sign")
-    said = re.sub(r"\s+", " ", match.group(0).strip())
-    if sum(c.isdigit() for c in said) > MAX_VALUE_DIGITS:
-        return Number(None, None, said[:40] + "...", f"a number of more than {MAX_VALUE_DIGITS:,} digits", match.start())
+    digits = sum(len(match.group(part) or "") for part in ("whole", "mnum", "mden", "num", "den", "int", "frac", "bare"))
+    if digits > MAX_VALUE_DIGITS:
+        said = text[match.start():match.start() + 40]
+        return Number(None, None, said + "...", f"a number of more than {MAX_VALUE_DIGITS:,} digits", match.start())
     digits_start = match.start("sign") + len(sign) if sign else match.start()
     expression = _expression_around(text, match.start(), match.end(), bool(sign and sign[0] == "-"))
     negative = bool(sign) and not (expression and sign[0] == "-")
@@ -365,19 +387,40 @@ def _first_line(text: str) -> str:
     return ""
 
 
-_OUTSIDE_NUMBERS = re.compile(r"[^\dA-Za-z \t,./%-]")  # characters no match of _NUMBER holds
-_OUTSIDE_COMPARISONS = re.compile(r"[^A-Za-z' \t<>=≤≥≠]")
-_OUTSIDE_REMAINDERS = re.compile(r"[^\dA-Za-z \t,.:]")
+# Where no match of _NUMBER goes on: a character it never reads (a letter outside "negative",
+# "minus" and "percent"), a percent sign (it ends a match), four spaces (it allows three), a dash
+# before a dash (its one dash comes before a digit or space).
+_OUTSIDE_NUMBERS = re.compile(r"[^\dacegimnprstuvACEGIMNPRSTUV \t,./-]|[ \t]{4}|-(?=-)")
+_OUTSIDE_COMPARISONS = re.compile(r"[^A-Za-z' \t]|[ \t]{4}")  # a symbol is a whole match by itself
+_OUTSIDE_REMAINDERS = re.compile(r"[^\dA-Za-z \t,.:]|[ \t]{4}")
 
 
-def _last_match(pattern: re.Pattern, text: str, outside: re.Pattern | None = None, size: int = 4096) -> re.Match | None:
+def _holds_digit(text: str) -> bool:
+    return any(digit in text for digit in "0123456789")  # _NUMBER reads ASCII digits only
+
+
+def _may_compare(text: str) -> bool:
+    """Whether a text may hold a comparison: a symbol, or a word every comparison phrase has."""
+    if any(symbol in text for symbol in "<>=≤≥≠"):
+        return True
+    folded = text.lower()
+    return "than" in folded or "equal" in folded or "same" in folded
+
+
+def _last_match(
+    pattern: re.Pattern, text: str, outside: re.Pattern | None = None,
+    may_hold: Callable[[str], bool] | None = None, size: int = 4096,
+) -> re.Match | None:
     """The last match of `pattern` in `text`, the same as the last of pattern.finditer(text), read
     from the end: first the last few thousand characters, then growing stretches before them only
-    while nothing is found, so a long response costs about one reading, a short tail far less.
+    while nothing is found, so a long response costs about one reading, a short tail far less. A
+    stretch for which `may_hold` is false (a quick test of what every match holds) is skipped unread.
 
-    A stretch begins right after a character no match can hold: a newline (no pattern read this way
-    holds one) or a character of `outside`. A scan from the beginning tries that same position (it
-    cannot be inside a match), so from there both scans find the same matches."""
+    A stretch begins right after a newline (no pattern read this way holds one) or a match of
+    `outside`, whose last character no match can hold but as its own last (a character the pattern
+    never reads, a symbol that is a whole match, the last of four spaces where it allows three). A
+    scan from the beginning tries that same position (it cannot be inside a match), so from there
+    both scans find the same matches."""
     stop = len(text)
     while stop > 0:
         origin = 0
@@ -389,18 +432,19 @@ def _last_match(pattern: re.Pattern, text: str, outside: re.Pattern | None = Non
                 for near in outside.finditer(text, max(origin, end - 256), end):
                     pass
                 origin = near.end() if near is not None else origin
-        last = None
-        for last in pattern.finditer(text, origin, stop):
-            pass
-        if last is not None:
-            return last
+        if may_hold is None or may_hold(text[origin:stop]):
+            last = None
+            for last in pattern.finditer(text, origin, stop):
+                pass
+            if last is not None:
+                return last
         stop, size = origin, size * 2
     return None
 
 
 def _last_number(text: str) -> Number | None:
     """The last number of a normalized text, in digits (only that one is converted)."""
-    last = _last_match(_NUMBER, text, _OUTSIDE_NUMBERS)
+    last = _last_match(_NUMBER, text, _OUTSIDE_NUMBERS, _holds_digit)
     return _number_of(last, text) if last is not None else None
 
 
@@ -437,18 +481,19 @@ def _read_number(span: str, whole_response: bool) -> Number | Refused | None:
     return first
 
 
-_COMPARISONS = re.compile(
+_COMPARISONS = re.compile(  # no newline, nor four spaces, inside: see _last_match
     r"""(?P<symbol>[<>=≤≥≠])
-      | (?P<negated>\b(?:not|isn't|is[ \t]+not|aren't|are[ \t]+not)[ \t]+)?
-        (?:(?P<greater>\b(?:greater|larger|bigger|more)[ \t]+than\b)
-         | (?P<less>\b(?:less|smaller|fewer|lower)[ \t]+than\b)
-         | (?P<equal>\bequal(?:s|[ \t]+to)?\b|\bthe[ \t]+same[ \t]+as\b))""",
+      | (?P<negated>\b(?:not|isn't|is[ \t]{1,3}not|aren't|are[ \t]{1,3}not)[ \t]{1,3})?
+        (?:(?P<greater>\b(?:greater|larger|bigger|more)[ \t]{1,3}than\b)
+         | (?P<less>\b(?:less|smaller|fewer|lower)[ \t]{1,3}than\b)
+         | (?P<equal>\bequal(?:s|[ \t]{1,3}to)?\b|\bthe[ \t]{1,3}same[ \t]{1,3}as\b))""",
     re.X | re.I,
 )
 
 
 def _read_comparison(span: str, whole_response: bool) -> str | None:
-    last = _last_match(_COMPARISONS, span if whole_response else _first_line(span), _OUTSIDE_COMPARISONS)
+    text = span if whole_response else _first_line(span)
+    last = _last_match(_COMPARISONS, text, _OUTSIDE_COMPARISONS, _may_compare)
     if last is None:
         return None
     if last.group("symbol"):
@@ -458,12 +503,11 @@ def _read_comparison(span: str, whole_response: bool) -> str | None:
 
 
 _WHOLE = r"(\d{1,3}(?:,\d{3})+|\d{1,40})(?![\d,])"  # more digits than a literal may have: no school quotient
-_WITH_REMAINDER = re.compile(  # no newline inside: see _last_match
-    rf"(?<![\d.]){_WHOLE}(?:[ \t]*(?:R|rem\.?)|(?:[ \t]*,)?[ \t]*(?:(?:and|with)[ \t]+)?(?:(?:a|the)[ \t]+)?"
-    rf"remainders?(?:[ \t]+of|[ \t]+is|[ \t]*:)?)[ \t]*{_WHOLE}\b",
+_WITH_REMAINDER = re.compile(  # no newline, nor four spaces, inside: see _last_match
+    rf"(?<![\d.]){_WHOLE}(?:[ \t]{{0,3}}(?:R|rem\.?)|(?:[ \t]{{0,3}},)?[ \t]{{0,3}}(?:(?:and|with)[ \t]{{1,3}})?"
+    rf"(?:(?:a|the)[ \t]{{1,3}})?remainders?(?:[ \t]{{1,3}}of|[ \t]{{1,3}}is|[ \t]{{0,3}}:)?)[ \t]{{0,3}}{_WHOLE}\b",
     re.I,
 )
-_REMAINDER_WORD = re.compile(r"(?<![A-Za-z])(?:R|rem)", re.I)
 _NAMED = {word: re.compile(rf"{word}\D{{0,24}}?{_WHOLE}", re.I) for word in ("quotient", "remainder")}
 _NAMED_GAP = 60  # "quotient 7 ... remainder 3": at most this many characters between the two
 
@@ -487,10 +531,11 @@ def _whole_number(text: str) -> int:
 def _read_remainder(span: str, whole_response: bool) -> tuple[int, int] | Number | Refused | None:
     text = span if whole_response else _first_line(span)
     found = []
-    if _REMAINDER_WORD.search(text):  # every way of saying one has an R, rem or remainder
-        last = _last_match(_WITH_REMAINDER, text, _OUTSIDE_REMAINDERS)
-        if last is not None:
-            found.append((last.start(), _whole_number(last.group(1)), _whole_number(last.group(2))))
+    last = _last_match(_WITH_REMAINDER, text, _OUTSIDE_REMAINDERS,
+                       lambda window: ("r" in window or "R" in window) and _holds_digit(window))
+    if last is not None:
+        found.append((last.start(), _whole_number(last.group(1)), _whole_number(last.group(2))))
+    if "quotient" in text.lower():
         found += _named_pairs(text, "quotient", "remainder")
         found += [(at, quotient, remainder) for at, remainder, quotient in _named_pairs(text, "remainder", "quotient")]
     if found:
@@ -515,7 +560,8 @@ def _read_assignment(span: str, names: list[str] | None, whole_response: bool) -
     """Values per unknown (the last one given to each name); `names` None takes every name given a
     value. A bare number for one unknown, a bare pair for x and y, only when no name is given one."""
     values: dict[str, tuple[int, Number]] = {}
-    for match in _NAMED_TUPLE.finditer(span):
+    named = "=" in span or "≈" in span  # a quick test: a name given a value has one of them
+    for match in _NAMED_TUPLE.finditer(span) if named else ():
         keys = [k.strip() for k in match.group(1).split(",")]
         numbers = [_single_number(v) for v in match.group(2).split(",")]
         if len(keys) == len(numbers) and all(numbers) and all(re.fullmatch(r"[A-Za-z_]\w*", k) for k in keys):
@@ -524,7 +570,7 @@ def _read_assignment(span: str, names: list[str] | None, whole_response: bool) -
     # Where each name is given a value, in order; only the last that says a number is read (a
     # response may name x a million times).
     given: dict[str, list[re.Match]] = {}
-    for match in _NAME_VALUE.finditer(span):
+    for match in _NAME_VALUE.finditer(span) if named else ():
         given.setdefault(match.group(1), []).append(match)
     for name, matches in given.items():
         for match in reversed(matches):
@@ -547,19 +593,22 @@ def _read_assignment(span: str, names: list[str] | None, whole_response: bool) -
     if names is not None and len(names) == 1:
         return _read_number(span, whole_response)
     if names is not None and sorted(names) == ["x", "y"]:
-        for match in reversed(list(_PAIR_OF_NUMBERS.finditer(span))):  # the last pair of two numbers
+        pairs = _PAIR_OF_NUMBERS.finditer(span) if "," in span or ";" in span else ()
+        for match in reversed(list(pairs)):  # the last pair of two numbers
             x, y = _single_number(match.group(1)), _single_number(match.group(2))
             if x and y:
                 return {"x": x, "y": y}
     return None
 
 
-_FACTOR_PAIR = re.compile(r"[\(\[\{]\s*(\d{1,40})\s*,\s*(\d{1,40})\s*[\)\]\}]")
-_PRODUCT = re.compile(r"(?<![\d.])(\d{1,40})\s*(?:×|x|\*|times)\s*(\d{1,40})(?![\d.])")
+_FACTOR_PAIR = re.compile(r"[\(\[\{][ \t]{0,3}(\d{1,40})[ \t]{0,3},[ \t]{0,3}(\d{1,40})[ \t]{0,3}[\)\]\}]")
+_PRODUCT = re.compile(r"(?<![\d.])(\d{1,40})[ \t]{0,3}(?:×|x|\*|times)[ \t]{0,3}(\d{1,40})(?![\d.])")
+_ANY_PAIR = re.compile(f"{_FACTOR_PAIR.pattern}|{_PRODUCT.pattern}")  # no newline inside: see _last_match
+_OUTSIDE_PAIRS = re.compile(r"[^\d \t,()\[\]{}×x*times.]|[ \t]{4}")
 
 
 def _pairs_in(text: str) -> frozenset[tuple[int, int]] | None:
-    pairs = [(int(a), int(b)) for a, b in _FACTOR_PAIR.findall(text)]
+    pairs = [(int(a), int(b)) for a, b in _FACTOR_PAIR.findall(text)] if "," in text else []
     if not pairs:
         pairs = [(int(a), int(b)) for a, b in _PRODUCT.findall(text)]
     return frozenset((min(p), max(p)) for p in pairs) if pairs else None
@@ -568,11 +617,12 @@ def _pairs_in(text: str) -> frozenset[tuple[int, int]] | None:
 def _read_pairs(span: str, whole_response: bool) -> frozenset[tuple[int, int]] | None:
     if not whole_response:
         return _pairs_in(span.split("\n\n")[0])
-    for line in reversed(span.splitlines()):
-        pairs = _pairs_in(line)
-        if pairs:
-            return pairs
-    return None
+    # The pairs of the last line that has any: the line of the last pair or product.
+    last = _last_match(_ANY_PAIR, span, _OUTSIDE_PAIRS, _holds_digit)
+    if last is None:
+        return None
+    start, end = span.rfind("\n", 0, last.start()) + 1, span.find("\n", last.end())
+    return _pairs_in(span[start:end if end >= 0 else len(span)])
 
 
 # ---------------------------------------------------------------- gold answers
@@ -600,9 +650,9 @@ def _kind_of(value) -> str:
 # ---------------------------------------------------------------- the public API
 
 def _span(response: str) -> tuple[str, str] | None:
-    markers = list(_MARKER.finditer(response))
-    if markers:
-        rest = response[markers[-1].end():].lstrip()
+    marker = _last_match(_MARKER, response, None, lambda window: "answer" in window.lower())
+    if marker is not None:
+        rest = response[marker.end():].lstrip()
         paragraph = rest.split("\n\n")[0] if rest else ""
         boxed = _last_boxed(paragraph)
         return (boxed if boxed is not None else paragraph), MARKER

@@ -22,6 +22,9 @@ from mathcamps.evaluation.grade import grade
 from mathcamps.evaluation.results import Verdict
 
 
+RUN_FIELDS = ("model", "revision", "release", "settings")  # with `id`, what names one response of a results file
+
+
 class ResponsesError(MathcampsError):
     """A responses file that cannot be graded: missing, not JSON lines, or a line without its fields."""
 
@@ -80,6 +83,7 @@ def grade_file(path: Path, out: Path, force: bool = False) -> GradeSummary:
     except OSError as error:
         raise ResponsesError(f"{path}: cannot read: {error.strerror}") from None
     summary = GradeSummary()
+    lines_of: dict[tuple, int] = {}  # each response's identity, and the line it was first given on
     with handle, atomic_text(out) as sink:
         for number, line in enumerate(handle, 1):
             if not line.strip():
@@ -89,5 +93,13 @@ def grade_file(path: Path, out: Path, force: bool = False) -> GradeSummary:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise ResponsesError(f"{where}: not JSON: {error.msg} (column {error.colno})") from None
-            sink.write(json.dumps(_graded_line(record, where, summary), ensure_ascii=False) + "\n")
+            graded = _graded_line(record, where, summary)
+            # A results file holds the same problem once per run (model, revision, release, settings).
+            key = (*(record.get(name) for name in RUN_FIELDS), record.get("id"))
+            if isinstance(key[-1], str) and lines_of.setdefault(key, number) != number:
+                raise ResponsesError(
+                    f"{where}: field `id`: {key[-1]!r} is already the id of line {lines_of[key]} (of the same run); "
+                    "each response is graded once, so give each line its own id"
+                )
+            sink.write(json.dumps(graded, ensure_ascii=False) + "\n")
     return summary

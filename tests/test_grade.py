@@ -364,19 +364,21 @@ def test_a_decimal_is_right_only_when_exact_or_rounded_to_its_places(value, plac
         assert grade(f"### Answer: {off_text}", format_answer(AnswerKind.fraction, value)).verdict is Verdict.wrong
 
 
-ALPHABET = st.sampled_from(list("0123456789 \t\n,./%-xR=<>()") + ["negative ", "minus ", " percent", "rem ",
-                                                                   "remainder ", "greater than ", "not ", "½", "is "])
+ALPHABET = st.sampled_from(list("0123456789 \t\n,./%-xbR=<>()") + ["negative ", "minus ", " percent", "rem ", "--",
+                                                                    "    ", "remainder ", "greater than ", "not ", "½",
+                                                                    "is ", "%%", "ab"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(pieces=st.lists(ALPHABET, max_size=80), size=st.integers(1, 16))
 def test_the_last_match_read_from_the_end_is_the_last_match_of_a_whole_scan(pieces, size):
     from mathcamps.evaluation import grade as grader
 
     text = grader.normalize("".join(pieces))
-    for pattern, outside in ((grader._NUMBER, grader._OUTSIDE_NUMBERS), (grader._COMPARISONS, grader._OUTSIDE_COMPARISONS),
-                             (grader._WITH_REMAINDER, grader._OUTSIDE_REMAINDERS)):
+    for pattern, outside, gate in ((grader._NUMBER, grader._OUTSIDE_NUMBERS, grader._holds_digit),
+                                   (grader._COMPARISONS, grader._OUTSIDE_COMPARISONS, grader._may_compare),
+                                   (grader._WITH_REMAINDER, grader._OUTSIDE_REMAINDERS, None)):
         whole = list(pattern.finditer(text))
-        found = grader._last_match(pattern, text, outside, size=size)
+        found = grader._last_match(pattern, text, outside, gate, size=size)
         expected = whole[-1] if whole else None
         assert (found and found.span()) == (expected and expected.span()), (pattern.pattern[:40], text)
