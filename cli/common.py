@@ -56,11 +56,24 @@ def user_errors(command):
 
 
 def load_registry(standards: Path | None, grammars: Path | None) -> Registry:
-    """The registry of a folder of definitions, or the built-in one."""
+    """The registry of a folder of definitions, or the built-in one. A definition of the folder that
+    takes a built-in standard's id with other contents is loaded, with a warning: its problems would
+    pass for the built-in standard's."""
     if standards is None and grammars is None:
         return default_registry()
     standards = standards or standards_dir()
-    return Registry.load(standards, grammars or (standards if standards != standards_dir() else grammar_dir()))
+    registry = Registry.load(standards, grammars or (standards if standards != standards_dir() else grammar_dir()))
+    built_in = {s.id: s for s in default_registry()}
+    for standard in registry:
+        same = built_in.get(standard.id)
+        if same is not None and standard.definition_sha256 != same.definition_sha256:
+            errors.print(
+                f"[yellow]warning:[/] {standard.definition_path} defines {standard.id}, the id of a built-in standard, "
+                "with another definition: its problems will carry that id as if they were the built-in standard's. "
+                "Give it a variant of its own (variant: mine) to tell them apart.",
+                highlight=False, soft_wrap=True,
+            )
+    return registry
 
 
 def progress_bar(bar: bool = True, auto_refresh: bool = False) -> Progress:

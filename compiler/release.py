@@ -391,9 +391,10 @@ def _warnings(manifest: Manifest) -> list[str]:
     originals = sum(manifest.counts[split].get("original", 0) for split in SPLITS)
     for split in SPLITS:
         if not sum(manifest.counts[split].values()):
+            other = next(s for s in SPLITS if s != split)
             warnings.append(
-                f"the {split} split of {manifest.release} is empty: of its {originals:,} originals, the share whose "
-                f"program hashes to test is {manifest.test_fraction:g}; build more problems or change --test-fraction"
+                f"the {split} split of {manifest.release} is empty: each of its {originals:,} originals hashed to "
+                f"{other} (test fraction {manifest.test_fraction:g}); build more problems, or change --test-fraction"
             )
     for entry in manifest.standards:
         if not entry.total():

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from mathcamps.answers import AnswerError, AnswerKind, answer_agrees, format_answer, read_answer
 from mathcamps.errors import MathcampsError
-from mathcamps.files import atomic_text, check_output
+from mathcamps.files import atomic_text, check_output, json_lines
 from mathcamps.language import Program, ProgramError, parse_program
 from mathcamps.legacy import parse_legacy
 from mathcamps.records import Problem
@@ -153,49 +153,46 @@ def _read_folder(folder: Path) -> Iterator[Item]:
 PARENTS_KEPT = 10_000  # a follow-up comes right after its parent: only recent parents are kept
 
 
+def _text(value) -> str | None:
+    """A field of a record that is not what its schema says, shown as text (or None when absent)."""
+    return None if value is None else value if isinstance(value, str) else json.dumps(value)[:60]
+
+
 def _read_jsonl(path: Path) -> Iterator[Item]:
     parents: OrderedDict[str, str] = OrderedDict()
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
+    for number, raw, problem in json_lines(path, InputError, "records"):
+        source = f"{path}:{number}"
+        if problem is not None or not isinstance(raw, dict):
+            yield Item(source, f"{path.name}:{number}", None, "?", None, error=problem or "not a JSON object")
+            continue
+        problem_id = _text(raw.get("id")) or f"{path.name}:{number}"
+        try:
+            record = Problem.model_validate(raw)
+        except ValidationError as error:
+            fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in error.errors())
+            yield Item(source, problem_id, _text(raw.get("standard")), _text(raw.get("kind")) or "?", None, error=fields)
+            continue
+        parent_program = None
+        if record.parent is None:
+            parents[record.id] = record.program
+            if len(parents) > PARENTS_KEPT:
+                parents.popitem(last=False)
+        else:
+            parent_program = parents.get(record.parent)
+            if parent_program is None:
+                error = f"follow-up of {record.parent}, which does not come before it in {path.name}"
+                yield Item(source, record.id, record.standard, record.kind.value, None, error=error)
                 continue
-            source = f"{path}:{number}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield Item(source, f"{path.name}:{number}", None, "?", None, error=f"not valid JSON: {error.msg}")
-                continue
-            if not isinstance(raw, dict):
-                yield Item(source, f"{path.name}:{number}", None, "?", None, error="not a JSON object")
-                continue
-            problem_id = str(raw.get("id", f"{path.name}:{number}"))
-            try:
-                record = Problem.model_validate(raw)
-            except ValidationError as error:
-                fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in error.errors())
-                yield Item(source, problem_id, raw.get("standard"), str(raw.get("kind", "?")), None, error=fields)
-                continue
-            parent_program = None
-            if record.parent is None:
-                parents[record.id] = record.program
-                if len(parents) > PARENTS_KEPT:
-                    parents.popitem(last=False)
-            else:
-                parent_program = parents.get(record.parent)
-                if parent_program is None:
-                    error = f"follow-up of {record.parent}, which does not come before it in {path.name}"
-                    yield Item(source, record.id, record.standard, record.kind.value, None, error=error)
-                    continue
-            yield Item(
-                source,
-                record.id,
-                record.standard,
-                record.kind.value,
-                record.answer,
-                program=record.program,
-                record=raw,
-                parent_program=parent_program,
-            )
+        yield Item(
+            source,
+            record.id,
+            record.standard,
+            record.kind.value,
+            record.answer,
+            program=record.program,
+            record=raw,
+            parent_program=parent_program,
+        )
 
 
 _V1_KINDS = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mathcamps.answers import AnswerError
 from mathcamps.errors import MathcampsError
-from mathcamps.files import atomic_text, check_output
+from mathcamps.files import atomic_text, check_output, json_lines
 from mathcamps.evaluation.grade import grade
 from mathcamps.evaluation.results import Verdict
 
@@ -78,21 +78,14 @@ def grade_file(path: Path, out: Path, force: bool = False) -> GradeSummary:
     """Grade every line of `path` into `out`, written atomically; ResponsesError names the file,
     line and field of a bad line (and nothing is written)."""
     check_output(out, force, [path])
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as error:
-        raise ResponsesError(f"{path}: cannot read: {error.strerror}") from None
     summary = GradeSummary()
     lines_of: dict[tuple, int] = {}  # each response's identity, and the line it was first given on
-    with handle, atomic_text(out) as sink:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
+    lines = json_lines(path, ResponsesError, "responses")
+    with atomic_text(out) as sink:
+        for number, record, problem in lines:
             where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ResponsesError(f"{where}: not JSON: {error.msg} (column {error.colno})") from None
+            if problem is not None:
+                raise ResponsesError(f"{where}: {problem}")
             graded = _graded_line(record, where, summary)
             # A results file holds the same problem once per run (model, revision, release, settings).
             key = (*(record.get(name) for name in RUN_FIELDS), record.get("id"))

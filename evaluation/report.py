@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 from pydantic import ValidationError
 
 from mathcamps.errors import MathcampsError
+from mathcamps.files import json_lines
 from mathcamps.evaluation.figures import save_figure, save_json
 from mathcamps.evaluation.results import Result, Verdict
 
@@ -34,20 +35,15 @@ def read_results(paths: Iterable[Path]) -> list[Result]:
     """Every result line of the files, in order; ResultsError names the file, line and field."""
     results = []
     for path in paths:
-        try:
-            handle = path.open(encoding="utf-8")
-        except OSError as error:
-            raise ResultsError(f"{path}: cannot read: {error.strerror}") from None
-        with handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    results.append(Result.model_validate_json(line))
-                except ValidationError as error:
-                    raise ResultsError(
-                        f"{path}:{number}: not a result line of the results schema: {_field_errors(error)}"
-                    ) from None
+        for number, data, problem in json_lines(path, ResultsError, "results"):
+            if problem is not None:
+                raise ResultsError(f"{path}:{number}: {problem}")
+            try:
+                results.append(Result.model_validate(data))
+            except ValidationError as error:
+                raise ResultsError(
+                    f"{path}:{number}: not a result line of the results schema: {_field_errors(error)}"
+                ) from None
     return results
 
 

@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 from pydantic import ValidationError
 
 from mathcamps.errors import MathcampsError
-from mathcamps.files import check_output
+from mathcamps.files import check_output, json_lines
 from mathcamps.evaluation.backends import Backend, Generation
 from mathcamps.evaluation.prompts import STOP_RULE, OneShot
 from mathcamps.evaluation.results import Result, Verdict
@@ -73,16 +73,15 @@ def read_release(path: Path, split: str = "all") -> Release:
 
 
 def _problems(path: Path) -> Iterable[Problem]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                yield Problem.model_validate_json(line)
-            except ValidationError as error:
-                problem = error.errors()[0]
-                where = ".".join(str(part) for part in problem["loc"]) or "line"
-                raise RunError(f"{path}:{number}: not a problem record: {where}: {problem['msg']}.") from None
+    for number, data, problem in json_lines(path, RunError, "problems"):
+        if problem is not None:
+            raise RunError(f"{path}:{number}: {problem}.")
+        try:
+            yield Problem.model_validate(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "line"
+            raise RunError(f"{path}:{number}: not a problem record: {where}: {first['msg']}.") from None
 
 
 @dataclass
@@ -186,20 +185,19 @@ def read_results(path: Path, key: RunKey) -> dict[str, Result]:
     done: dict[str, Result] = {}
     if not path.exists():
         return done
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                result = Result.model_validate_json(line)
-            except ValidationError as error:
-                problem = error.errors()[0]
-                raise RunError(
-                    f"{path}:{number}: not a results line ({'.'.join(map(str, problem['loc']))}: {problem['msg']}); "
-                    "write the results of this run to another file, or remove that line."
-                ) from None
-            if key.owns(result):
-                done[result.id] = result
+    for number, data, problem in json_lines(path, RunError, "results"):
+        try:
+            result = Result.model_validate(data) if problem is None else None
+        except ValidationError as error:
+            first = error.errors()[0]
+            problem = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+        if problem is not None:
+            raise RunError(
+                f"{path}:{number}: not a results line ({problem}); write the results of this run to another file, "
+                "or remove that line."
+            )
+        if key.owns(result):
+            done[result.id] = result
     return done
 
 

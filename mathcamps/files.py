@@ -9,12 +9,13 @@ one paragraph naming the file, while any earlier output is left exactly as it wa
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 import yaml
 
@@ -84,6 +85,39 @@ def read_yaml(path: Path, error: type[MathcampsError], what: str):
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as problem:
         raise error(yaml_error(path, problem)) from None
+
+
+class JsonLine(NamedTuple):
+    """One line of a JSON-lines file: its number, its data (None when it could not be read), and why not."""
+
+    number: int
+    data: object
+    problem: str | None = None
+
+
+def json_lines(path: Path, error: type[MathcampsError], what: str = "file") -> Iterator[JsonLine]:
+    """Every non-blank line of a JSON-lines file, read as UTF-8 and parsed; a line that is not
+    UTF-8 or not JSON comes with its problem, so a reader can say which line it is and go on.
+    `error` if the file cannot be opened."""
+    try:
+        stream = path.open("rb")
+    except OSError as problem:
+        raise error(f"{path}: cannot read the {what}: {problem.strerror or problem}") from None
+    with stream:
+        for number, raw in enumerate(stream, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as problem:
+                yield JsonLine(number, None, f"not UTF-8 text (byte 0x{raw[problem.start]:02x} at column {problem.start + 1})")
+                continue
+            if not text.strip():
+                continue
+            try:
+                yield JsonLine(number, json.loads(text))
+            except json.JSONDecodeError as problem:
+                yield JsonLine(number, None, f"not valid JSON: {problem.msg} (column {problem.colno})")
+            except RecursionError:
+                yield JsonLine(number, None, "not valid JSON: nested too deeply")
 
 
 # ---------------------------------------------------------------- checking an output before writing it

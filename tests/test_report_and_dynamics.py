@@ -278,7 +278,7 @@ def test_a_graded_results_file_is_still_a_results_file(tmp_path):
         ('{"response": "12"}', r"responses\.jsonl:2: field `gold` is missing"),
         ('{"gold": 12, "response": "12"}', r"responses\.jsonl:2: field `gold` must be a string"),
         ('{"gold": "twelve apples", "response": "12"}', r"responses\.jsonl:2: field `gold`: "),
-        ('{"gold": "12", "response": ', r"responses\.jsonl:2: not JSON"),
+        ('{"gold": "12", "response": ', r"responses\.jsonl:2: not valid JSON"),
         ("[1, 2]", r"responses\.jsonl:2: expected a JSON object"),
     ],
 )
