@@ -12,6 +12,7 @@ from rich.table import Table
 from mathcamps.cli.common import _state, console, errors, progress_bar, user_errors
 from mathcamps.cli.evaluate import eval_app
 from mathcamps.evaluation.backends import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from mathcamps.files import check_output
 
 ENTRY = "from mathcamps.cli.main import app; app(prog_name='mathcamps')"
 
@@ -77,6 +78,7 @@ def run_command(
     from mathcamps.evaluation.prompts import OneShot
     from mathcamps.evaluation.run import read_release, run
 
+    check_output(out, True, [release])  # appended to, so it may exist; never the release itself (checked first)
     one_shot = OneShot.from_file(prompt) if prompt is not None else OneShot()
     problems = read_release(release, split)
     source = ModelSource(model, revision, cache_dir)

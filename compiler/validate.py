@@ -427,7 +427,8 @@ def run(
 ) -> Summary:
     """Validates every problem of `paths`, counting verdicts per standard; with `report`, writes the
     per-problem verdicts there as one JSON array (to a temporary file, renamed when complete). An
-    existing report is replaced only with `force`, and never when it is one of `paths`."""
+    existing report is replaced only with `force`, and never when it is one of `paths`. InputError
+    if the paths hold no problem at all."""
     if report is not None:
         check_output(report, force, paths, "--report")
     summary = Summary()
@@ -441,6 +442,8 @@ def run(
                 out.write(("\n" if number == 0 else ",\n") + verdict_json(verdict))
             if on_verdict is not None:
                 on_verdict(verdict)
+        if not summary.kinds:
+            raise InputError(f"{', '.join(map(str, paths))}: no problems to validate")
         if out is not None:
             out.write("\n]\n")
     return summary

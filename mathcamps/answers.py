@@ -47,18 +47,24 @@ def format_answer(kind: AnswerKind, value: Value) -> str:
             raise ValueError(f"not a comparison: {value!r}")
         return str(value)
     if kind is AnswerKind.assignment:
-        assert isinstance(value, dict)
+        if not isinstance(value, dict):
+            raise ValueError(f"not a value per name: {value!r}")
         return ", ".join(f"{name} = {format_answer(AnswerKind.fraction, v)}" for name, v in value.items())
     if kind is AnswerKind.remainder and isinstance(value, Fraction):
         return format_answer(AnswerKind.integer, value)  # a question that asks one of the two
     if kind is AnswerKind.remainder:
+        if not isinstance(value, (dict, tuple)) or len(value) != 2:
+            raise ValueError(f"not a quotient and a remainder: {value!r}")
         quotient, remainder = value.values() if isinstance(value, dict) else value
         if quotient.denominator != 1 or remainder.denominator != 1:
             raise ValueError(f"{quotient} R {remainder} is not a whole quotient and remainder")
         return f"{quotient} R {remainder}"
     if kind is AnswerKind.pairs:
+        if not isinstance(value, tuple) or not all(isinstance(p, tuple) and len(p) == 2 for p in value):
+            raise ValueError(f"not factor pairs: {value!r}")
         return ", ".join(f"({a}, {b})" for a, b in value)
-    assert isinstance(value, Fraction)
+    if not isinstance(value, Fraction):
+        raise ValueError(f"{value!r} is not a number")
     if kind is AnswerKind.mixed:
         whole, part = divmod(abs(value.numerator), value.denominator)
         sign = "-" if value < 0 else ""

@@ -201,7 +201,10 @@ def infeasibility(
                 product = product * base
             holds = result == product
             cases.append(holds if isinstance(expr.right, Num) else z3.And(term(expr.right) == int(e), holds))
-        solver.add(z3.Or(*cases) if cases else z3.BoolVal(False, ctx))
+        if cases:
+            solver.add(z3.Or(*cases))
+        else:
+            track(f"power: no exponent of its declared range is a whole number up to {MAX_EXPONENT}", z3.BoolVal(False, ctx))
         return result
 
     intermediate: list = []

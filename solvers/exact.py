@@ -201,12 +201,13 @@ def _solve_nonlinear(
     return {name: real[0][symbol] for name, symbol in symbols.items()}
 
 
-def solve(program: Program, domain: tuple | None = None, budget: float = SOLVE_SECONDS) -> Solution:
+def solve(program: Program, domain: tuple | None = None, budget: float | None = None) -> Solution:
     """The exact answer of a program; Unsolvable says why there is none (one reason is a solution
-    that takes more than `budget` seconds).
+    that takes more than `budget` seconds, SOLVE_SECONDS unless given).
 
     `domain` (low, high) is where the unknowns live, as a definition declares it: an equation
     such as x ^ 2 = 49 has one solution among the whole numbers and two among the rationals."""
+    budget = SOLVE_SECONDS if budget is None else budget
     try:
         with time_budget(budget):
             return _solve(program, domain)

@@ -212,7 +212,7 @@ def test_every_story_fits_its_numbers(compiled, registry, standard_id):
     problems, compiler = compiled[standard_id]
     definition = registry.get(standard_id).definition
     for problem in _originals(problems):
-        condition = compiler.renderer.frame(problem.render.frame)[3]
+        condition = compiler.renderer.frame(problem.render.frame).condition
         if condition is not None:
             program = parse_program(problem.program)
             answer = solve(program, (definition.values.min, definition.values.max)).answer(program.question)

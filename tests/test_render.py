@@ -58,7 +58,7 @@ def test_every_theme_works_with_every_frame_of_its_family(registry):
         renderer = Renderer(spec)
         for shape, frames in renderer.by_shape.items():
             for value in (1, 7):
-                for frame, _, key, _ in frames:
+                for frame, _, key, _, _ in frames:
                     text = shape
                     if shape == "*":
                         words = frame.story + frame.question
