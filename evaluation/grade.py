@@ -129,7 +129,6 @@ _MARKER = re.compile(r"(?<=#)#[ \t]*answer\b[ \t]*[:：]?", re.I)  # the last tw
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _VULGAR = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅖": "2/5",
            "⅗": "3/5", "⅘": "4/5", "⅙": "1/6", "⅚": "5/6", "⅛": "1/8", "⅜": "3/8", "⅝": "5/8", "⅞": "7/8"}
-_VULGAR_CHARS = re.compile(f"[{''.join(_VULGAR)}]")
 # (what any match contains, the pattern, its replacement): a pattern runs only where its text may be.
 _LATEX_SYMBOLS = (
     (("\\le", "<=", "≦"), re.compile(r"\\(?:leq|le)\b|<=|≦"), " ≤ "),
@@ -190,9 +189,6 @@ def normalize(text: str) -> str:
     for space in _SPACES:
         if space in text:
             text = text.replace(space, " ")
-    if _has(text, _VULGAR):
-        for char, fraction in _VULGAR.items():  # 3½ is 3 1/2
-            text = text.replace(char, f" {fraction}")
     if _has(text, ("\\,", "\\!", "\\;", "\\:", "\\ ")):
         text = re.sub(r"(\d)\\[,!;: ]\s*(?=\d{3}\b)", r"\1,", text)  # 1\,234
     text = text.replace("\\$", " ").replace("\\%", "%").replace("$", " ").replace("**", " ")
@@ -217,18 +213,19 @@ def normalize(text: str) -> str:
 
 _NUMBER = re.compile(
     r"""
-    (?=[-\d.nNmM])  # a quick first test: what a number may begin with
+    (?=[-\d.nNmMVULGAR])  # a quick first test: what a number may begin with
     (?<![\w.,/])
     (?P<sign>-[ \t]{0,3}|negative[ \t]{1,3}|minus[ \t]{1,3})?
     (?:
-        (?P<whole>\d+)[ \t]{1,3}(?P<mnum>\d+)[ \t]{0,3}/[ \t]{0,3}(?P<mden>\d+)
+        (?:(?P<vwhole>\d+)[ \t]{0,3})?(?P<vulgar>[VULGAR])  # 3½, ½: a vulgar fraction always ends its number
+      | (?P<whole>\d+)[ \t]{1,3}(?P<mnum>\d+)[ \t]{0,3}/[ \t]{0,3}(?P<mden>\d+)
       | (?P<num>\d+)[ \t]{0,3}/[ \t]{0,3}(?P<den>\d+)
       | (?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?
       | (?P<bare>\.\d+)
     )
     (?![\d/]|\.\d)
-    (?P<pct>[ \t]{0,3}%|[ \t]{1,3}percent\b)?
-    """,
+    (?(vulgar)|(?P<pct>[ \t]{0,3}%|[ \t]{1,3}percent\b)?)
+    """.replace("VULGAR", "".join(_VULGAR)),
     re.X | re.I | re.ASCII,
 )
 _OPERATORS = "+-*/×÷^"
@@ -297,14 +294,17 @@ def _expression_around(text: str, start: int, end: int, signed: bool) -> bool:
 def _number_of(match: re.Match, text: str) -> Number | None:
     """The number a match of _NUMBER reads in `text` (None when it reads none: a zero denominator)."""
     sign = match.group("sign")
-    digits = sum(len(match.group(part) or "") for part in ("whole", "mnum", "mden", "num", "den", "int", "frac", "bare"))
+    digits = sum(len(match.group(part) or "") for part in ("vwhole", "whole", "mnum", "mden", "num", "den", "int", "frac", "bare"))
     if digits > MAX_VALUE_DIGITS:
         said = text[match.start():match.start() + 40]
         return Number(None, None, said + "...", f"a number of more than {MAX_VALUE_DIGITS:,} digits", match.start())
     digits_start = match.start("sign") + len(sign) if sign else match.start()
     expression = _expression_around(text, match.start(), match.end(), bool(sign and sign[0] == "-"))
     negative = bool(sign) and not (expression and sign[0] == "-")
-    if match.group("whole") is not None:
+    if match.group("vulgar") is not None:
+        value = int(match.group("vwhole") or 0) + Fraction(_VULGAR[match.group("vulgar")])
+        places = None
+    elif match.group("whole") is not None:
         den = int(match.group("mden"))
         if den == 0:
             return None
@@ -388,15 +388,16 @@ def _first_line(text: str) -> str:
 
 
 # Where no match of _NUMBER goes on: a character it never reads (a letter outside "negative",
-# "minus" and "percent"), a percent sign (it ends a match), four spaces (it allows three), a dash
-# before a dash (its one dash comes before a digit or space).
+# "minus" and "percent"), a percent sign or a vulgar fraction (each ends a match), four spaces (it
+# allows three), a dash before a dash (its one dash comes before a digit or space).
 _OUTSIDE_NUMBERS = re.compile(r"[^\dacegimnprstuvACEGIMNPRSTUV \t,./-]|[ \t]{4}|-(?=-)")
 _OUTSIDE_COMPARISONS = re.compile(r"[^A-Za-z' \t]|[ \t]{4}")  # a symbol is a whole match by itself
 _OUTSIDE_REMAINDERS = re.compile(r"[^\dA-Za-z \t,.:]|[ \t]{4}")
 
 
 def _holds_digit(text: str) -> bool:
-    return any(digit in text for digit in "0123456789")  # _NUMBER reads ASCII digits only
+    """Whether a text may hold a number: an ASCII digit (all _NUMBER reads) or a vulgar fraction."""
+    return any(digit in text for digit in "0123456789") or any(char in text for char in _VULGAR)
 
 
 def _may_compare(text: str) -> bool:
