@@ -567,18 +567,24 @@ def span_literal(span: SpanTuple, count: int, kinds: tuple[str, ...] = ("literal
     return kind, int(number)
 
 
-def check_faithful(statement: str, spans: list[SpanTuple], unit: str, values: list[Fraction]) -> None:
-    """Raises Unfaithful unless the statement says each literal once, nothing else numeric, and one
-    question; every span but the question's marks a literal (`values` are the literals, in order)."""
-    check_spans(statement, spans)
-    seen = []
+def _said_literals(statement: str, spans: list[SpanTuple], values: list[Fraction]) -> list[int]:
+    """The literal each span but the question's says, in order; Unfaithful if one says another number."""
+    said = []
     for span in spans:
         if span.source == "question":
             continue
         _, index = span_literal(span, len(values))
         if said_number(statement[span.start : span.end]) != values[index]:
             raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say literal {index}")
-        seen.append(index)
+        said.append(index)
+    return said
+
+
+def check_faithful(statement: str, spans: list[SpanTuple], unit: str, values: list[Fraction]) -> None:
+    """Raises Unfaithful unless the statement says each literal once, nothing else numeric, and one
+    question; every span but the question's marks a literal (`values` are the literals, in order)."""
+    check_spans(statement, spans)
+    seen = _said_literals(statement, spans, values)
     if sorted(seen) != list(range(len(values))):
         missing = sorted(set(range(len(values))) - set(seen))
         repeated = sorted({i for i in seen if seen.count(i) > 1})
@@ -599,15 +605,7 @@ def check_step_faithful(statement: str, spans: list[SpanTuple], values: list[Fra
     """Raises Unfaithful unless a step's text says each new literal (index `first_new` on) exactly
     once, any earlier one only as it is, nothing else numeric, and ends in one question (about `unit`)."""
     check_spans(statement, spans)
-    said = []
-    for span in spans:
-        if span.source == "question":
-            continue
-        _, index = span_literal(span, len(values))
-        if said_number(statement[span.start : span.end]) != values[index]:
-            raise Unfaithful(f"faithfulness: span {span.start}-{span.end} does not say {span.source}")
-        said.append(index)
-    new = [i for i in said if i >= first_new]
+    new = [i for i in _said_literals(statement, spans, values) if i >= first_new]
     if sorted(new) != list(range(first_new, len(values))):
         raise Unfaithful(f"faithfulness: the step must say each new number once, not literals {sorted(new)}")
     question_text = check_nothing_else(statement, spans)

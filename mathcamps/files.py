@@ -172,7 +172,7 @@ class _Sink:
     def __init__(self, stream, target: Path):
         self._stream, self._target = stream, target
 
-    def write(self, text: str) -> int:
+    def write(self, text: str | bytes) -> int:
         try:
             return self._stream.write(text)
         except OSError as error:
@@ -180,10 +180,10 @@ class _Sink:
 
 
 @contextlib.contextmanager
-def atomic_text(target: Path) -> Iterator[_Sink]:
-    """A text stream whose contents replace `target` in one rename when the block ends; if the block
-    raises, the temporary file is removed and `target` (or its absence) is as it was. The file gets
-    the mode the umask gives a new file (0644 under umask 022)."""
+def _replacing(target: Path, binary: bool) -> Iterator:
+    """A stream to a temporary file beside `target` that replaces it in one rename when the block
+    ends; if the block raises, the temporary file is removed and `target` is as it was. The file
+    gets the mode the umask gives a new file (0644 under umask 022)."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent)
@@ -192,8 +192,9 @@ def atomic_text(target: Path) -> Iterator[_Sink]:
     temporary = Path(name)
     try:
         os.fchmod(handle, 0o666 & ~_umask())
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            yield _Sink(stream, target)
+        text = {} if binary else {"encoding": "utf-8", "newline": "\n"}
+        with os.fdopen(handle, "wb" if binary else "w", **text) as stream:
+            yield stream
             try:
                 stream.flush()
                 os.fsync(stream.fileno())
@@ -209,25 +210,19 @@ def atomic_text(target: Path) -> Iterator[_Sink]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_text(target: Path) -> Iterator[_Sink]:
+    """A text stream whose contents replace `target` in one rename when the block ends; if the block
+    raises, the temporary file is removed and `target` (or its absence) is as it was. The file gets
+    the mode the umask gives a new file (0644 under umask 022)."""
+    with _replacing(target, binary=False) as stream:
+        yield _Sink(stream, target)
+
+
 def atomic_bytes(target: Path, data: bytes) -> None:
     """Writes `data` to `target` whole or not at all (as atomic_text does for a text)."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent)
-    except OSError as error:
-        raise _refused(target, error) from None
-    temporary = Path(name)
-    try:
-        os.fchmod(handle, 0o666 & ~_umask())
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-        raise _refused(target, error) from None
+    with _replacing(target, binary=True) as stream:
+        _Sink(stream, target).write(data)
 
 
 # ---------------------------------------------------------------- a folder written whole
