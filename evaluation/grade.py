@@ -389,8 +389,12 @@ def _first_line(text: str) -> str:
 
 # Where no match of _NUMBER goes on: a character it never reads (a letter outside "negative",
 # "minus" and "percent"), a percent sign or a vulgar fraction (each ends a match), four spaces (it
-# allows three), a dash before a dash (its one dash comes before a digit or space).
-_OUTSIDE_NUMBERS = re.compile(r"[^\dacegimnprstuvACEGIMNPRSTUV \t,./-]|[ \t]{4}|-(?=-)")
+# allows three), a dash before a dash (its one dash comes before a digit or space), a digit before
+# a dash (the dash can only begin a match), a space between digits that no fraction bar follows (a
+# space between digits is only ever the one of a mixed number: 2 1/2).
+_OUTSIDE_NUMBERS = re.compile(
+    r"[^\dacegimnprstuvACEGIMNPRSTUV \t,./-]|[ \t]{4}|-(?=-)|\d(?=-)|(?<=\d)[ \t](?=\d)(?!\d+[ \t]{0,3}/)"
+)
 _OUTSIDE_COMPARISONS = re.compile(r"[^A-Za-z' \t]|[ \t]{4}")  # a symbol is a whole match by itself
 _OUTSIDE_REMAINDERS = re.compile(r"[^\dA-Za-z \t,.:]|[ \t]{4}")
 

@@ -366,10 +366,10 @@ def test_a_decimal_is_right_only_when_exact_or_rounded_to_its_places(value, plac
 
 ALPHABET = st.sampled_from(list("0123456789 \t\n,./%-xbR=<>()") + ["negative ", "minus ", " percent", "rem ", "--",
                                                                     "    ", "remainder ", "greater than ", "not ", "½",
-                                                                    "is ", "%%", "ab"])
+                                                                    "is ", "%%", "ab", "1 ", "-1", " / ", "12 ", "1/"])
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(pieces=st.lists(ALPHABET, max_size=80), size=st.integers(1, 16))
 def test_the_last_match_read_from_the_end_is_the_last_match_of_a_whole_scan(pieces, size):
     from mathcamps.evaluation import grade as grader
