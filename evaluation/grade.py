@@ -126,7 +126,8 @@ class Refused:
 # ---------------------------------------------------------------- normalizing a response's text
 
 _MARKER = re.compile(r"(?<=#)#[ \t]*answer\b[ \t]*[:：]?", re.I)  # the last two of its #s, on: ##, ###, ...
-_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_BOX = re.compile(r"\\(?:boxed|fbox)[ \t]{0,3}\{")  # no newline, nor four spaces, inside: see _last_match
+_OUTSIDE_BOXES = re.compile(r"[^\\boxedf \t]|[ \t]{4}")  # a brace ends a match
 _VULGAR = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅖": "2/5",
            "⅗": "3/5", "⅘": "4/5", "⅙": "1/6", "⅚": "5/6", "⅛": "1/8", "⅜": "3/8", "⅝": "5/8", "⅞": "7/8"}
 # (what any match contains, the pattern, its replacement): a pattern runs only where its text may be.
@@ -164,10 +165,10 @@ def _closing_brace(text: str, start: int) -> int:
 
 
 def _last_boxed(text: str) -> str | None:
-    boxes = list(_BOX.finditer(text))
-    if not boxes:
+    box = _last_match(_BOX, text, _OUTSIDE_BOXES, lambda window: "box" in window)
+    if box is None:
         return None
-    start = boxes[-1].end()
+    start = box.end()
     return text[start:_closing_brace(text, start)]
 
 
@@ -389,11 +390,12 @@ def _first_line(text: str) -> str:
 
 # Where no match of _NUMBER goes on: a character it never reads (a letter outside "negative",
 # "minus" and "percent"), a percent sign or a vulgar fraction (each ends a match), four spaces (it
-# allows three), a dash before a dash (its one dash comes before a digit or space), a digit before
+# allows three), a dash that no digit follows (its one dash comes before a number), a digit before
 # a dash (the dash can only begin a match), a space between digits that no fraction bar follows (a
 # space between digits is only ever the one of a mixed number: 2 1/2).
 _OUTSIDE_NUMBERS = re.compile(
-    r"[^\dacegimnprstuvACEGIMNPRSTUV \t,./-]|[ \t]{4}|-(?=-)|\d(?=-)|(?<=\d)[ \t](?=\d)(?!\d+[ \t]{0,3}/)"
+    r"[^\dacegimnprstuvACEGIMNPRSTUV \t,./-]|[ \t]{4}|-(?![ \t]{0,3}[\d.VULGAR])|\d(?=-)"
+    r"|(?<=\d)[ \t](?=\d{1,40}(?!\d|[ \t]{0,3}/))".replace("VULGAR", "".join(_VULGAR))
 )
 _OUTSIDE_COMPARISONS = re.compile(r"[^A-Za-z' \t]|[ \t]{4}")  # a symbol is a whole match by itself
 _OUTSIDE_REMAINDERS = re.compile(r"[^\dA-Za-z \t,.:]|[ \t]{4}")
@@ -410,6 +412,9 @@ def _may_compare(text: str) -> bool:
         return True
     folded = text.lower()
     return "than" in folded or "equal" in folded or "same" in folded
+
+
+_LOOKAHEAD = 64  # the farthest a pattern read from the end looks past its match
 
 
 def _last_match(
@@ -434,13 +439,19 @@ def _last_match(
             origin = text.rfind("\n", 0, end) + 1
             if outside is not None:
                 near = None
-                for near in outside.finditer(text, max(origin, end - 256), end):
-                    pass
+                # Up to `end`, but seen with what follows it (the patterns look at most 64 characters ahead).
+                for found in outside.finditer(text, max(origin, end - 256), min(len(text), end + _LOOKAHEAD)):
+                    if found.end() > end:
+                        break
+                    near = found
                 origin = near.end() if near is not None else origin
         if may_hold is None or may_hold(text[origin:stop]):
             last = None
-            for last in pattern.finditer(text, origin, stop):
-                pass
+            # The matches that begin before `stop`, seen with what follows them (a lookahead).
+            for found in pattern.finditer(text, origin, min(len(text), stop + _LOOKAHEAD)):
+                if found.start() >= stop:
+                    break
+                last = found
             if last is not None:
                 return last
         stop, size = origin, size * 2

@@ -366,7 +366,8 @@ def test_a_decimal_is_right_only_when_exact_or_rounded_to_its_places(value, plac
 
 ALPHABET = st.sampled_from(list("0123456789 \t\n,./%-xbR=<>()") + ["negative ", "minus ", " percent", "rem ", "--",
                                                                     "    ", "remainder ", "greater than ", "not ", "½",
-                                                                    "is ", "%%", "ab", "1 ", "-1", " / ", "12 ", "1/"])
+                                                                    "is ", "%%", "ab", "1 ", "-1", " / ", "12 ", "1/", "- ", "-.5",
+                                                                    "\\boxed{", "{", "}"])
 
 
 @settings(max_examples=1500, deadline=None)
