@@ -28,7 +28,7 @@ from mathcamps.solvers.prover import PROVED, Claim, prove
 from mathcamps.compiler.followups import Counterfactuals, Followup, Incrementals
 from mathcamps.compiler.instantiate import Instantiator
 from mathcamps.compiler.render import Rendered, Renderer, TemplateError, Unfaithful, template_files
-from mathcamps.compiler.sampler import Rejected, Sampler, Skeleton, DefinitionMismatch
+from mathcamps.compiler.sampler import DefinitionMismatch, Rejected, Sampler, Skeleton
 
 STAGES = ("sample", "instantiate", "parse", "solve", "constraints", "render", "followups", "prove")
 BATCH = 200

@@ -179,13 +179,13 @@ class Sampler:
         alternatives leads back to itself (no base case); the others only need it."""
 
         def reaches(start: str) -> set[str]:
-            seen, todo = set(), [start]
-            while todo:
-                for symbols, _ in rules[todo.pop()]:
+            seen, frontier = set(), [start]
+            while frontier:
+                for symbols, _ in rules[frontier.pop()]:
                     for kind, name in symbols:
                         if kind == "nt" and name in endless and name not in seen:
                             seen.add(name)
-                            todo.append(name)
+                            frontier.append(name)
             return seen
 
         causes = sorted(name for name in endless if name in reaches(name))
