@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from mathcamps.files import OutputError, atomic_text, check_output
+from mathcamps.files import OutputError, as_it_was, atomic_text, check_output
 from mathcamps.records import Problem
 from mathcamps.registry import Standard
 
@@ -44,6 +44,5 @@ def compile_standards(
                         on_problem(problem)
                 stats.append(compiler.stats)
     except ShortOfProblems as error:
-        earlier = f"the earlier {target} is as it was" if target.exists() else f"there is no {target}"
-        raise ShortOfProblems(f"{error} Nothing was written: {earlier}.") from None
+        raise ShortOfProblems(f"{error} Nothing was written: {as_it_was(target)}.") from None
     return stats

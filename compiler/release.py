@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mathcamps import __version__
 from mathcamps.errors import MathcampsError
-from mathcamps.files import AtomicFolder
+from mathcamps.files import AtomicFolder, as_it_was
 from mathcamps.language import grammar_dir
 from mathcamps.records import SCHEMA_VERSION, Problem, ProblemKind
 from mathcamps.registry import Registry, Standard, format_validation_error, load_definition
@@ -375,13 +375,11 @@ def build_release(
         raise ReleaseError("no standards to build a release of")
     target = out_dir / folder_name
     inputs = [path for standard in standards for path in inputs_of(standard, templates)]
-    earlier = target.exists()
     try:
         manifest = _build(standards, target, force, inputs, name, version, per_standard, seed, test_fraction,
                           workers, templates, on_standard)
     except ShortOfProblems as error:
-        state = f"the earlier {target} is as it was" if earlier else f"there is no {target}"
-        raise ShortOfProblems(f"{error} No release was written: {state}.") from None
+        raise ShortOfProblems(f"{error} No release was written: {as_it_was(target)}.") from None
     return BuildResult(target, manifest, _warnings(manifest))
 
 

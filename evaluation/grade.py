@@ -63,8 +63,9 @@ reason `Graded.reason` gives); `no-answer` when nothing was found (no marker or 
 answer of the gold's kind anywhere).
 
 Every pattern here runs in time linear in the response (no two adjacent quantifiers that can
-take the same characters): grading a response of a megabyte takes milliseconds, whatever it
-holds (`benchmarks/grade.py` measures the worst runs of characters).
+take the same characters), and the last answer is read from the end: a megabyte of prose grades
+in milliseconds, and the worst runs of characters `benchmarks/grade.py` tries take a few tenths
+of a second.
 
 Unlike MathCAMPS' own grader, a minus sign is never dropped, a number is never matched by its
 prefix (26.4 is not 26.3), and factor pairs are compared as pairs, not as a bag of numbers.
@@ -142,7 +143,7 @@ _LATEX_SYMBOLS = (
     (("==",), re.compile(r"==+"), " = "),
 )
 _ARROW_TEXTS = ("->", "=>", "<-", "→", "⇒", "⟹", "←", "⇔", "↔")
-_DASHES = "‐‑‒–—―−﹣－⁻"
+_DASHES = "‐‑‒–—―−﹣－⁻"  # every dash and minus sign is a minus; no-break and thin spaces are spaces
 _SPACES = "\u00a0\u202f\u2009"
 _ARROWS = re.compile(r"<-+>|(?<!=)=+>|(?<!-)-+>|<-+|[→⇒⟹←⇔↔]")
 _LATEX_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname|mbox)\s*\{([^{}]*)\}")
@@ -170,9 +171,6 @@ def _last_boxed(text: str) -> str | None:
         return None
     start = box.end()
     return text[start:_closing_brace(text, start)]
-
-
-# Every dash and minus sign is a minus; no-break and thin spaces are spaces.
 
 
 def _has(text: str, needles) -> bool:

@@ -149,6 +149,11 @@ def check_output(target: Path, force: bool, inputs: Iterable[Path | None] = (), 
         raise OutputExists(f"{target}: already exists; pass --force to replace it, or choose another {option}")
 
 
+def as_it_was(target: Path) -> str:
+    """What a failed writer left of `target`, in words: the earlier file or folder, or none."""
+    return f"the earlier {target} is as it was" if target.exists() else f"there is no {target}"
+
+
 def _refused(target: Path, error: OSError, what: str = "") -> OutputError:
     name = f" {what}" if what else ""
     return OutputError(
