@@ -32,7 +32,6 @@ from mathcamps.language import (
     Let,
     Program,
     ProgramError,
-    format_expr,
     format_program,
     free_names,
     parse_program,
@@ -44,6 +43,7 @@ from mathcamps.solvers.exact import Unsolvable, solve
 
 from mathcamps.compiler.instantiate import Instantiator
 from mathcamps.compiler.sampler import LET_NAMES, Rejected, Sampler, Skeleton, assemble
+from mathcamps.compiler.frames import step_shape
 from mathcamps.compiler.render import (
     Rendered,
     Renderer,
@@ -118,7 +118,7 @@ class Counterfactuals:
                     raise Violation("the answer does not change")
                 answer_text = format_answer(d.answer.kind, new_answer)
                 statement, spans = self.text(self.renderer.rerender(rendered, changed, new_answer), old, index)
-                check_followup(statement, spans, changed, old, index)
+                check_followup(statement, spans, changed, old, index, self.renderer.refused[rendered.frame.partition("/")[0]])
             except (Violation, Unsolvable, Unfaithful, ValueError) as error:
                 reason = f"counterfactual: {error}"
                 continue
@@ -203,7 +203,9 @@ def _sentence_around(statement: str, position: int, limit: int) -> tuple[int, in
     return start, len(story)
 
 
-def check_followup(text: str, spans: list[SpanTuple], program: Program, old: Fraction, index: int) -> None:
+def check_followup(
+    text: str, spans: list[SpanTuple], program: Program, old: Fraction, index: int, refused: frozenset[str] | None = None
+) -> None:
     """Unfaithful unless the follow-up says the changed literal's new value, says every other
     number only as the program's literals (or the old value it replaces), and ends in one question."""
     check_spans(text, spans)
@@ -220,7 +222,7 @@ def check_followup(text: str, spans: list[SpanTuple], program: Program, old: Fra
         said_new |= span.source == f"literal {index}"
     if not said_new:
         raise Unfaithful("faithfulness: the follow-up does not say the changed quantity")
-    check_nothing_else(text, spans)
+    check_nothing_else(text, spans, refused)
 
 
 class Incrementals:
@@ -294,15 +296,9 @@ class Incrementals:
         return Skeleton(format_program(longer), longer, holes, tuple(ranges))
 
 
-def step_shape(expr, asked: str) -> str:
-    """A step's expression (with numbers or holes) with the asked quantity written A and each
-    number N: `A * (N / N)`, the key of its step frames."""
-    text = format_expr(expr)
-    text = re.sub(r"#\d+|(?<![A-Za-z_\d])-?\d+(\.\d+)?", "N", text)
-    return re.sub(rf"(?<![A-Za-z_\d]){asked}(?![A-Za-z_\d])", "A", text)
-
-
-def check_incremental(text: str, spans: list[SpanTuple], program: Program, parent: Program) -> None:
+def check_incremental(
+    text: str, spans: list[SpanTuple], program: Program, parent: Program, refused: frozenset[str] | None = None
+) -> None:
     """Unfaithful unless `program` is `parent` with every statement kept and one `let` added that
     uses the parent's answer and is asked for, and the text says the new numbers (see
     check_step_faithful)."""
@@ -313,4 +309,4 @@ def check_incremental(text: str, spans: list[SpanTuple], program: Program, paren
     if asked not in free_names(added.expr) or program.question != Ask((added.name,)):
         raise Unfaithful("an incremental follow-up's step uses the parent's answer and is asked for")
     values = [n.value for n in program.literals()]
-    check_step_faithful(text, spans, values, len(parent.literals()))
+    check_step_faithful(text, spans, values, len(parent.literals()), refused=refused)

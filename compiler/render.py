@@ -1,10 +1,10 @@
 """The rendering stage: a program becomes an English word problem, and a checker proves the text says it.
 
-Frames (templates/<family>.yaml) are Jinja2 sentence frames keyed by a program's
-shape; vocabulary (templates/vocabulary.yaml) gives people and themes. Each
-literal of the program is written through a marker, so the renderer knows
-which span of the statement came from which literal, and the faithfulness
-check can prove that every quantity is said exactly once and nothing else is.
+Frames (templates/<family>.yaml, read by compiler.frames) are Jinja2 sentence frames matched to
+a program by its structure; vocabulary (templates/vocabulary.yaml) gives people and themes. Each
+literal of the program is written through a marker, so the renderer knows which span of the
+statement came from which literal, and the faithfulness check can prove that every quantity is
+said exactly once and nothing else is.
 """
 
 from __future__ import annotations
@@ -12,107 +12,59 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import NamedTuple
 from fractions import Fraction
 from functools import cache, lru_cache
-from importlib import resources
 from pathlib import Path
 
 import inflect
 import jinja2
 from jinja2 import meta
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mathcamps.errors import MathcampsError
-from mathcamps.files import read_yaml
-from mathcamps.language import BinOp, Let, Num, Program, Solve, format_expr, format_number, format_program
+from mathcamps.language import BinOp, Let, Num, Program, Solve, format_expr, format_number
 from mathcamps.records import Provenance, Span
-from mathcamps.registry import RenderSpec, format_validation_error
+from mathcamps.registry import RenderSpec
+
+from mathcamps.compiler.frames import (
+    ANY_SHAPE,
+    THEMELESS,
+    Frame,
+    FrameFile,
+    Person,
+    StepFrame,
+    TemplateError,
+    Vocabulary,
+    follows,
+    frame_shape,
+    labels,
+    line_of_id,
+    load_frames,
+    load_vocabulary,
+    shape_of,
+    step_frame_shape,
+    templates_dir,
+    where,
+    words,
+)
+
+__all__ = ["ANY_SHAPE", "TemplateError", "shape_of", "templates_dir"]
 
 _ENGINE = inflect.engine()
 _MARK = re.compile("\x00(\\d+)(?::(\\d+))?\x00")  # a literal, and the decimal places to pad it to
 _PART = "\x01"
-ANY_SHAPE = "*"  # a frame for any shape that has no frame of its own (e.g. one that shows the expression)
 FRACTION_BAR = "frac"  # an operator of the writer only: a fraction a/b binds tighter than anything
 MATH_SYMBOLS = {"+": "+", "-": "-", "*": "×", "/": "÷", "^": "^", "//": "÷", "%": "mod", FRACTION_BAR: "\x02"}
-NUMBER_WORDS = frozenset(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
-    "thousand million twice double triple dozen half pair first second third".split()
-)
 _NEGATIVE_FRACTION = re.compile("\\((\x00\\d+\x00)\\)/(\x00\\d+\x00)")
 _WORD = re.compile(r"[A-Za-z]+")
 _DIGIT = re.compile(r"\d")
 _SAID_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})*(?:\.\d+)?|-?\d{1,40}(?:\.\d{1,40})?")
 
 
-class TemplateError(MathcampsError):
-    """A frames or vocabulary file that is malformed."""
-
-
 class Unfaithful(Exception):
     """A statement that does not say exactly its program; the message is the rejection reason."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Frame(_Strict):
-    id: str
-    shape: str
-    story: str
-    question: str
-    unit: str | None = None
-    themes: list[str] | None = None
-    when: str | None = Field(
-        default=None,
-        description="a Jinja condition on the numbers n1, n2, ... and the answer (exact values) "
-        "that the story needs, e.g. `n1 <= n2` for '3/4 of the 8 apples'",
-    )
-
-
-class StepFrame(_Strict):
-    """How the story of a problem goes on by one step: an incremental follow-up's words."""
-
-    id: str
-    step: str = Field(description="the added step as an expression of the asked quantity A and numbers N: `A + N`")
-    after: list[str] = Field(
-        default=["*"],
-        description="the frames of this file it reads right after: ids or patterns like `add-*`, and `!eq-*` for none of those",
-    )
-    story: str
-    question: str
-    unit: str | None = None
-    when: str | None = Field(
-        default=None,
-        description="a Jinja condition on the numbers n1, n2, ... (the new one last), the new answer "
-        "and the original answer `before`",
-    )
-
-
-class FrameFile(_Strict):
-    unit: str
-    frames: list[Frame] = Field(min_length=1)
-    steps: list[StepFrame] = Field(default_factory=list, description="how each frame's story goes on by one step")
-
-
-class Person(_Strict):
-    name: str
-    pronoun: str = Field(pattern="^(she|he)$")
-
-
-class Vocabulary(_Strict):
-    people: list[Person] = Field(min_length=2)
-    themes: dict[str, dict[str, str | list[str]]]
-
-
 _PRONOUNS = {"she": ("she", "her", "her"), "he": ("he", "him", "his")}
-
-
-def templates_dir() -> Path:
-    return Path(str(resources.files("mathcamps.templates")))
 
 
 def template_files(spec: RenderSpec, folder: Path | None = None) -> list[Path]:
@@ -121,18 +73,20 @@ def template_files(spec: RenderSpec, folder: Path | None = None) -> list[Path]:
     return [*(folder / f"{family}.yaml" for family in spec.families), folder / "vocabulary.yaml"]
 
 
-def _load_yaml(path: Path, model: type[BaseModel], what: str):
-    raw = read_yaml(path, TemplateError, what)
-    try:
-        return model.model_validate(raw)
-    except ValidationError as error:
-        raise TemplateError(format_validation_error(path, error)) from None
+_FAMILY = re.compile(r"[a-z][a-z0-9_]*")
 
 
-def shape_of(program: Program) -> str:
-    """The program's text with every literal written N: the key of its frames."""
-    text = format_program(program)
-    return re.sub(r"(?<![A-Za-z_\d])-?\d+(\.\d+)?", "N", text)
+@lru_cache(maxsize=256)
+def refused_words(family: str | None = None, folder: Path | None = None) -> frozenset[str]:
+    """The words (and signs) that say a number, which a statement of frames `family` may not say
+    outside the program's numbers: the vocabulary's `refuse` list less the family's `allow` (a
+    family that is not one of the templates allows nothing)."""
+    folder = folder or templates_dir()
+    refused = frozenset(word.lower() for word in load_vocabulary(folder / "vocabulary.yaml").refuse)
+    path = folder / f"{family}.yaml"
+    if not family or not _FAMILY.fullmatch(family) or family == "vocabulary" or not path.is_file():
+        return refused
+    return refused - {word.lower() for word in load_frames(path).allow}
 
 
 @dataclass(frozen=True)
@@ -196,13 +150,20 @@ class Rendered:
 
 class CompiledFrame(NamedTuple):
     """A frame (or step frame) ready to render: its one template of story, question and unit, its
-    key `family/id` (the records' provenance), its `when` condition, and the names its text uses."""
+    key `family/id` (the records' provenance), its `when` condition, the names its text uses, the
+    key of the programs (or steps) it tells, what it needs of a theme, and what steps may follow
+    it by (what it denotes, its tags)."""
 
     frame: Frame | StepFrame
     template: jinja2.Template
     key: str
     condition: object | None
     uses: frozenset[str]
+    shape: str
+    needs: frozenset[str]
+    marks: frozenset[str]
+    size: str | None  # the role of its quantities, a name in the vocabulary's sizes
+    referent: jinja2.Template | None  # the words a step after it says for its answer
 
 
 # One environment for every frame: a frames file is compiled once per process, whichever standards use it.
@@ -215,7 +176,7 @@ _LITERAL = re.compile(r"n\d+")
 @lru_cache(maxsize=None)
 def _compiled(path: Path) -> tuple[tuple[CompiledFrame, ...], tuple[CompiledFrame, ...]]:
     """The frames and the step frames of a frames file, compiled; TemplateError names the frame and its line."""
-    frames: FrameFile = _load_frames(path)
+    frames: FrameFile = load_frames(path)
 
     def compile_one(frame: Frame | StepFrame) -> CompiledFrame:
         unit = frame.unit if frame.unit is not None else frames.unit
@@ -227,12 +188,29 @@ def _compiled(path: Path) -> tuple[tuple[CompiledFrame, ...], tuple[CompiledFram
             if frame.when:
                 uses |= meta.find_undeclared_variables(_ENV.parse("{{ " + frame.when + " }}"))
         except jinja2.TemplateSyntaxError as error:
-            line = _line_of_id(path, frame.id)
+            line = line_of_id(path, frame.id)
             raise TemplateError(
                 f"{path}{f':{line}' if line else ''}: frame {frame.id}: {error.message} (Jinja syntax, line "
                 f"{error.lineno} of its story, question and unit)"
             ) from None
-        return CompiledFrame(frame, template, f"{path.stem}/{frame.id}", condition, frozenset(uses) - set(_ENV.globals))
+        referent = None
+        if isinstance(frame, StepFrame):
+            shape, needs, marks = step_frame_shape(frame.step, path, frame.id), frozenset(), frozenset()
+        else:
+            if frame.referent is not None:
+                try:
+                    referent = _ENV.from_string(frame.referent)
+                except jinja2.TemplateSyntaxError as error:
+                    raise TemplateError(f"{where(path, frame.id)}: frame {frame.id}: referent: {error.message}") from None
+                uses |= meta.find_undeclared_variables(_ENV.parse(frame.referent))
+            shape = frame_shape(frame.shape, path, frame.id)
+            needs = frozenset(frames.needs if frame.needs is None else frame.needs)
+            # A frame's id still marks it until every step frame follows denotations and tags only.
+            marks = frozenset([frame.denotes or frames.denotes, *frame.tags, frame.id])
+        key = f"{path.stem}/{frame.id}"
+        size = frame.size or frames.size
+        uses = frozenset(uses) - set(_ENV.globals)
+        return CompiledFrame(frame, template, key, condition, uses, shape, needs, marks, size, referent)
 
     return tuple(map(compile_one, frames.frames)), tuple(map(compile_one, frames.steps))
 
@@ -244,35 +222,78 @@ class Renderer:
         folder = folder or templates_dir()
         self.spec = spec
         *self.sources, vocabulary = template_files(spec, folder)
-        self.vocabulary: Vocabulary = _load_vocabulary(vocabulary)
-        missing = [t for t in spec.themes if t not in self.vocabulary.themes]
-        if missing:
-            raise TemplateError(f"render.themes: no theme {', '.join(missing)} in {folder / 'vocabulary.yaml'}")
+        self.vocabulary: Vocabulary = load_vocabulary(vocabulary)
+        themes = self.vocabulary.themes
+        self._labels = {name: labels(theme) for name, theme in themes.items()}
+        wanted = set(spec.themes)
+        unknown = sorted(wanted - set(themes) - {mark for marks in self._labels.values() for mark in marks})
+        if unknown:
+            raise TemplateError(
+                f"render.themes: no theme, kind or tag {', '.join(unknown)} in {folder / 'vocabulary.yaml'}"
+            )
+        # The standard's themes: all, or those it names (by name, kind or tag).
+        self.themes = [n for n in themes if not wanted or n in wanted or self._labels[n] & wanted]
+        self.refused = {source.stem: refused_words(source.stem, folder) for source in self.sources}
+        # The roles quantities may have: the vocabulary's, and those a frames file adds.
+        self.sizes = dict(self.vocabulary.sizes)
+        for source in self.sources:
+            self.sizes.update(load_frames(source).sizes)
+        for name, theme in themes.items():
+            if "size" in theme and theme["size"] not in self.sizes:
+                raise TemplateError(
+                    f"{vocabulary}: theme {name}: size {theme['size']!r} is not one of the sizes "
+                    f"({', '.join(self.sizes) or 'none'})"
+                )
         # One template per frame renders story, question and unit at once (one Jinja context, not three).
         # A frame is known by `family/id`, which the records keep as provenance.
         self.by_shape: dict[str, list[CompiledFrame]] = {}
+        self.frame_themes: dict[str, tuple[str, ...]] = {}  # by frame key: the themes it may be told with
         self.steps: dict[str, list[CompiledFrame]] = {}  # by family
+        self.followed: dict[str, tuple[CompiledFrame, ...]] = {}  # by step frame key: the frames it may follow
         for source in self.sources:
             frames, steps = _compiled(source)
+            for compiled in (*frames, *steps):
+                if compiled.size is not None and compiled.size not in self.sizes:
+                    raise TemplateError(
+                        f"{where(source, compiled.frame.id)}: frame {compiled.frame.id}: size {compiled.size!r} is "
+                        f"not one of the sizes of the vocabulary or its file ({', '.join(self.sizes) or 'none'})"
+                    )
             for compiled in frames:
-                self._check_names(source, compiled, step=False, themes=compiled.frame.themes or spec.themes)
-                self.by_shape.setdefault(compiled.frame.shape, []).append(compiled)
+                usable = self.themes_for(compiled.needs)
+                self.frame_themes[compiled.key] = usable
+                self._check_names(source, compiled, step=False, themes=usable)
+                self.by_shape.setdefault(compiled.shape, []).append(compiled)
             for compiled in steps:
                 # A step frame is told with the theme of the frame it follows.
-                after = [f.frame for f in frames if _follows(f.frame.id, compiled.frame.after)]
-                themes = set() if after else set(spec.themes)
-                for parent in after:
-                    themes |= set(spec.themes if parent.themes is None else parent.themes)
-                self._check_names(source, compiled, step=True, themes=sorted(themes))
+                after = tuple(f for f in frames if follows(f.marks, compiled.frame.after))
+                self.followed[compiled.key] = after
+                silent = [f.frame.id for f in after if f.referent is None]
+                if "referent" in compiled.uses and silent:
+                    raise TemplateError(
+                        f"{where(source, compiled.frame.id)}: step frame {compiled.frame.id} says {{{{ referent }}}}, "
+                        f"but frame {silent[0]}, which it follows, has no `referent`"
+                    )
+                usable = sorted({theme for parent in after for theme in self.frame_themes[parent.key]})
+                self._check_names(source, compiled, step=True, themes=usable)
                 self.steps.setdefault(source.stem, []).append(compiled)
 
-    def _check_names(self, source: Path, compiled: CompiledFrame, step: bool, themes: list[str]) -> None:
+    def themes_for(self, needs: frozenset[str]) -> tuple[str, ...]:
+        """The standard's themes a frame that needs these kinds or tags may be told with (THEMELESS
+        for a frame that needs none)."""
+        if not needs:
+            return (THEMELESS,)
+        return tuple(name for name in self.themes if self._labels[name] & needs)
+
+    def _theme_words(self, theme: str) -> dict:
+        return {} if theme == THEMELESS else words(self.vocabulary.themes[theme])
+
+    def _check_names(self, source: Path, compiled: CompiledFrame, step: bool, themes) -> None:
         """TemplateError if a frame uses a name that one of the `themes` it may be drawn with does not
         give: found when the standard loads, not when that frame first meets that theme."""
         frame = compiled.frame
-        shape = "" if step else frame.shape
+        shape = "" if step else compiled.shape
         lines = shape.split("\n")[:-1]  # its statements, without the question
-        given = set(HELPERS) | {"answer", "before", "new", "n"} if step else set(HELPERS) | {"answer"}
+        given = set(HELPERS) | {"answer", "before", "new", "n", "referent"} if step else set(HELPERS) | {"answer"}
         if shape == ANY_SHAPE or step:
             given |= {"expression", "equation", "equations"}
         elif len(lines) == 1 and lines[0].startswith("let "):
@@ -282,13 +303,18 @@ class Renderer:
         count = None if shape == ANY_SHAPE or step else shape.count("N")
         literals = {name for name in compiled.uses if _LITERAL.fullmatch(name)}
         wrong = sorted(name for name in literals if count is not None and int(name[1:]) > count)
-        for theme in (t for t in themes if t in self.spec.themes):
-            words = set(self.vocabulary.themes[theme])
-            words |= {"nouns"} if "noun" in words else set()
-            unknown = sorted(compiled.uses - literals - given - words) + wrong
+        for theme in themes:
+            theme_words = set(self._theme_words(theme))
+            theme_words |= {"nouns"} if "noun" in theme_words else set()
+            unknown = sorted(compiled.uses - literals - given - theme_words) + wrong
+            if unknown and theme == THEMELESS:
+                raise TemplateError(
+                    f"{where(source, frame.id)}: frame {frame.id} uses {', '.join(unknown)}, but needs no theme: "
+                    "say which kinds of theme it needs (`needs:` on the frame or its file, e.g. `needs: things`)"
+                )
             if unknown:
-                line = _line_of_id(source, frame.id)
-                known = ", ".join(sorted(words))
+                line = line_of_id(source, frame.id)
+                known = ", ".join(sorted(theme_words)) or "nothing"
                 raise TemplateError(
                     f"{source}{f':{line}' if line else ''}: frame {frame.id} uses {', '.join(unknown)}, which "
                     f"nothing gives it with theme {theme} (that theme gives {known}; "
@@ -301,22 +327,48 @@ class Renderer:
     def render(self, program: Program, rng: random.Random, answer=None) -> Rendered:
         """A statement for the program, with the provenance of each span; Unfaithful if it fails the check.
 
-        `answer` is what the frames' `when` conditions may test, with the numbers."""
+        A frame is chosen among those of the program's shape whose condition holds, then a theme
+        among those it may be told with. `answer` is what the frames' `when` conditions may test,
+        with the numbers."""
         shape = shape_of(program)
         candidates = self.by_shape.get(shape) or self.by_shape.get(ANY_SHAPE)
         if not candidates:
             raise Unfaithful(f"render: no frame for shape {shape!r} in {', '.join(p.name for p in self.sources)}")
-        theme_name = rng.choice(self.spec.themes)
-        usable = [c for c in candidates if c.frame.themes is None or theme_name in c.frame.themes]
+        usable = [c for c in candidates if self.frame_themes[c.key]]
+        if not usable:
+            raise Unfaithful(f"render: no frame for shape {shape!r} has a theme of this standard")
         if any(c.condition is not None for c in usable):
             values = condition_values(program, answer)
             usable = [c for c in usable if c.condition is None or c.condition(**values)]
         if not usable:
-            raise Unfaithful(f"render: no frame for shape {shape!r} with theme {theme_name} fits these numbers")
-        return self._render(program, rng.choice(usable), theme_name, rng)
+            raise Unfaithful(f"render: no frame for shape {shape!r} fits these numbers")
+        numbers = [n.value for n in program.literals()]
+        fitting = {}
+        for compiled in usable:
+            if self.fits(compiled.size, numbers, answer):
+                themes = [t for t in self.frame_themes[compiled.key] if self.fits(self._theme_size(t), numbers, answer)]
+                if themes:
+                    fitting[compiled.key] = (compiled, themes)
+        if not fitting:
+            roles = sorted({c.size for c in usable if c.size})
+            raise Unfaithful(
+                f"render: no frame for shape {shape!r} has a size that fits these numbers ({', '.join(roles) or 'themes'})"
+            )
+        compiled, themes = fitting[rng.choice(list(fitting))]
+        return self._render(program, compiled, rng.choice(themes), rng)
 
-    def frame(self, frame_id: str) -> tuple:
-        """The compiled frame `family/id`: (frame, template, id, condition)."""
+    def _theme_size(self, theme: str) -> str | None:
+        return None if theme == THEMELESS else self.vocabulary.themes[theme].get("size")
+
+    def fits(self, role: str | None, numbers, answer) -> bool:
+        """Whether every number and the answer fit the range of a size role (any, for no role)."""
+        if role is None:
+            return True
+        size = self.sizes[role]
+        return all(size.min <= abs(value) <= size.max for value in [*numbers, *_numbers_in(answer)])
+
+    def frame(self, frame_id: str) -> CompiledFrame:
+        """The compiled frame `family/id`."""
         for compiled in (c for frames in self.by_shape.values() for c in frames):
             if compiled.key == frame_id:
                 return compiled
@@ -336,10 +388,17 @@ class Renderer:
         rng.setstate(rendered.state)
         return self._render(program, compiled, rendered.theme, rng)
 
+    def _steps_after(self, frame: str, step: str) -> list[CompiledFrame]:
+        family = frame.partition("/")[0]
+        return [
+            c
+            for c in self.steps.get(family, ())
+            if c.shape == step and any(parent.key == frame for parent in self.followed[c.key])
+        ]
+
     def has_steps(self, frame: str, step: str) -> bool:
         """Whether some step frame `step` may read right after frame `family/id` (numbers aside)."""
-        family, _, frame_id = frame.partition("/")
-        return any(c.frame.step == step and _follows(frame_id, c.frame.after) for c in self.steps.get(family, ()))
+        return bool(self._steps_after(frame, step))
 
     def continue_story(
         self, rendered: Rendered, program: Program, step: str, answer, before, rng: random.Random
@@ -348,42 +407,48 @@ class Renderer:
         statement added, `step` that statement's shape (`A + N`). The people and words are
         `rendered`'s; only the new numbers must be said; `rng` chooses among the step frames that
         fit. Unfaithful if none does."""
-        family, _, frame_id = rendered.frame.partition("/")
         values = condition_values(program, answer)
         values["before"] = before
+        literals = program.literals()
+        first_new = len(literals) - step.count("N")
+        new_numbers = [n.value for n in literals[first_new:]]
         usable = [
             c
-            for c in self.steps.get(family, ())
-            if c.frame.step == step
-            and _follows(frame_id, c.frame.after)
-            and (c.condition is None or c.condition(**values))
+            for c in self._steps_after(rendered.frame, step)
+            if (c.condition is None or c.condition(**values))
+            and self.fits(c.size, new_numbers, answer)
+            and self.fits(self._theme_size(rendered.theme), new_numbers, answer)
         ]
         if not usable:
             raise Unfaithful(f"render: no step frame `{step}` after {rendered.frame} fits these numbers")
-        step_frame, template, key, _, _ = rng.choice(usable)
+        compiled = rng.choice(usable)
+        step_frame, template, key = compiled.frame, compiled.template, compiled.key
         again = random.Random()
         again.setstate(rendered.state)
-        literals = program.literals()
         context = self._context(rendered.theme, program, literals, again)
-        first_new = len(literals) - step.count("N")
+        parent = self.frame(rendered.frame)
+        if parent.referent is not None:
+            context["referent"] = parent.referent.render(context)
         context["new"] = [Quantity(i, literals[i].value) for i in range(first_new, len(literals))]
         context["n"] = context["new"][0]
         try:
             story, question, unit = _say(template, context, f"step frame {step_frame.id} with theme {rendered.theme}")
             statement, spans = _written(story, question, literals)
-            check_step_faithful(statement, spans, [n.value for n in literals], first_new, unit)
+            check_step_faithful(
+                statement, spans, [n.value for n in literals], first_new, unit, self.refused[key.partition("/")[0]]
+            )
         except Unfaithful as error:
             raise Unfaithful(f"{error} (step frame {key}, {self.location(key)})") from None
         return Rendered(statement, key, rendered.theme, spans)
 
-    def _render(self, program: Program, compiled: tuple, theme_name: str, rng: random.Random) -> Rendered:
-        frame, template, frame_key, _, _ = compiled
+    def _render(self, program: Program, compiled: CompiledFrame, theme_name: str, rng: random.Random) -> Rendered:
+        frame, template, frame_key = compiled.frame, compiled.template, compiled.key
         state = rng.getstate()
         literals = program.literals()
         context = self._context(theme_name, program, literals, rng)
         try:
             story, question, unit = _say(template, context, f"frame {frame.id} with theme {theme_name}")
-            rendered = _resolve(story, question, unit, literals, frame_key, theme_name)
+            rendered = _resolve(story, question, unit, literals, frame_key, theme_name, self.refused[frame_key.partition("/")[0]])
         except Unfaithful as error:
             raise Unfaithful(f"{error} (frame {frame_key}, {self.location(frame_key)})") from None
         rendered.state = state
@@ -394,11 +459,11 @@ class Renderer:
         that a release's counted reasons do not depend on where the templates are installed)."""
         family, _, frame_id = key.partition("/")
         path = next((p for p in self.sources if p.stem == family), None)
-        line = _line_of_id(path, frame_id) if path is not None else None
+        line = line_of_id(path, frame_id) if path is not None else None
         return f"{family}.yaml:{line}" if line else f"{family}.yaml"
 
     def _context(self, theme_name: str, program: Program, literals: list[Num], rng: random.Random) -> dict:
-        theme = self.vocabulary.themes[theme_name]
+        theme = self._theme_words(theme_name)
         chosen = {key: rng.choice(value) if isinstance(value, list) else value for key, value in theme.items()}
         first, second = rng.sample(self.vocabulary.people, 2)
         quantities = [Quantity(i, n.value) for i, n in enumerate(literals)]
@@ -448,6 +513,15 @@ class Renderer:
             measure=lambda q: _count(q, unit) if unit else str(q),
         )
         return context
+
+
+def _numbers_in(answer) -> list:
+    """The numbers an answer holds: itself, the parts of a tuple, none for a comparison."""
+    if isinstance(answer, (int, Fraction)) and not isinstance(answer, bool):
+        return [answer]
+    if isinstance(answer, (tuple, list)):
+        return [number for part in answer for number in _numbers_in(part)]
+    return []
 
 
 def condition_values(program: Program, answer) -> dict:
@@ -518,10 +592,12 @@ def _written(story: str, question: str, literals: list[Num]) -> tuple[str, list[
     return statement, spans
 
 
-def _resolve(story: str, question: str, unit: str, literals: list[Num], frame: str, theme: str) -> Rendered:
+def _resolve(
+    story: str, question: str, unit: str, literals: list[Num], frame: str, theme: str, refused: frozenset[str] | None = None
+) -> Rendered:
     """Replaces markers by numbers, records spans, and checks faithfulness."""
     statement, spans = _written(story, question, literals)
-    check_faithful(statement, spans, unit, [n.value for n in literals])
+    check_faithful(statement, spans, unit, [n.value for n in literals], refused)
     return Rendered(statement, frame, theme, spans)
 
 
@@ -580,42 +656,46 @@ def _said_literals(statement: str, spans: list[SpanTuple], values: list[Fraction
     return said
 
 
-def check_faithful(statement: str, spans: list[SpanTuple], unit: str, values: list[Fraction]) -> None:
-    """Raises Unfaithful unless the statement says each literal once, nothing else numeric, and one
-    question; every span but the question's marks a literal (`values` are the literals, in order)."""
+def check_faithful(
+    statement: str, spans: list[SpanTuple], unit: str, values: list[Fraction], refused: frozenset[str] | None = None
+) -> None:
+    """Raises Unfaithful unless the statement says each literal once, nothing else numeric (none of
+    the `refused` words, by default the built-in vocabulary's), and one question; every span but the
+    question's marks a literal (`values` are the literals, in order)."""
     check_spans(statement, spans)
     seen = _said_literals(statement, spans, values)
     if sorted(seen) != list(range(len(values))):
         missing = sorted(set(range(len(values))) - set(seen))
         repeated = sorted({i for i in seen if seen.count(i) > 1})
         raise Unfaithful(f"faithfulness: literals missing {missing}, repeated {repeated}")
-    question_text = check_nothing_else(statement, spans)
+    question_text = check_nothing_else(statement, spans, refused)
     if unit and unit not in question_text:
         raise Unfaithful(f"faithfulness: the question does not mention {unit!r}")
 
 
-def _follows(frame_id: str, patterns: list[str]) -> bool:
-    """Whether a step frame with these `after` patterns reads right after frame `frame_id`."""
-    wanted = [p for p in patterns if not p.startswith("!")] or ["*"]
-    refused = [p[1:] for p in patterns if p.startswith("!")]
-    return any(fnmatchcase(frame_id, p) for p in wanted) and not any(fnmatchcase(frame_id, p) for p in refused)
-
-
-def check_step_faithful(statement: str, spans: list[SpanTuple], values: list[Fraction], first_new: int, unit: str = "") -> None:
+def check_step_faithful(
+    statement: str,
+    spans: list[SpanTuple],
+    values: list[Fraction],
+    first_new: int,
+    unit: str = "",
+    refused: frozenset[str] | None = None,
+) -> None:
     """Raises Unfaithful unless a step's text says each new literal (index `first_new` on) exactly
     once, any earlier one only as it is, nothing else numeric, and ends in one question (about `unit`)."""
     check_spans(statement, spans)
     new = [i for i in _said_literals(statement, spans, values) if i >= first_new]
     if sorted(new) != list(range(first_new, len(values))):
         raise Unfaithful(f"faithfulness: the step must say each new number once, not literals {sorted(new)}")
-    question_text = check_nothing_else(statement, spans)
+    question_text = check_nothing_else(statement, spans, refused)
     if unit and unit not in question_text:
         raise Unfaithful(f"faithfulness: the question does not mention {unit!r}")
 
 
-def check_nothing_else(statement: str, spans: list[SpanTuple]) -> str:
-    """Raises Unfaithful if, outside the spans of numbers, the statement says a number (a digit, a
-    number word or a percent), or if it does not end in its one question; returns the question."""
+def check_nothing_else(statement: str, spans: list[SpanTuple], refused: frozenset[str] | None = None) -> str:
+    """Raises Unfaithful if, outside the spans of numbers, the statement says a number (a digit, or
+    one of the `refused` words and signs: by default the built-in vocabulary's), or if it does not
+    end in its one question; returns the question."""
     masked = list(statement)
     for span in spans:
         if span.source != "question":
@@ -623,12 +703,11 @@ def check_nothing_else(statement: str, spans: list[SpanTuple]) -> str:
     rest = "".join(masked)
     if _DIGIT.search(rest):
         raise Unfaithful("faithfulness: a number in the text that is not a quantity of the program")
-    words = {w.lower() for w in _WORD.findall(rest)}
-    if "%" in rest or "percent" in words:
-        # The language has no percent: a percent in the text could only misstate the program.
-        raise Unfaithful("faithfulness: a percent in the text that is not in the program")
-    if words & NUMBER_WORDS:
-        raise Unfaithful(f"faithfulness: number word(s) {sorted(words & NUMBER_WORDS)} in the text")
+    refused = refused_words() if refused is None else refused
+    said = {w.lower() for w in _WORD.findall(rest)} & refused
+    said |= {sign for sign in refused if not sign.isalpha() and sign in rest}
+    if said:
+        raise Unfaithful(f"faithfulness: number word(s) {sorted(said)} in the text (the vocabulary's `refuse` list)")
     (question,) = [s for s in spans if s.source == "question"]
     question_text = statement[question.start : question.end]
     if statement.count("?") != 1 or not question_text.endswith("?"):
@@ -636,25 +715,3 @@ def check_nothing_else(statement: str, spans: list[SpanTuple]) -> str:
     if question.end != len(statement):
         raise Unfaithful(f"faithfulness: text after the question: {statement[question.end:][:40]!r}")
     return question_text
-
-
-@lru_cache(maxsize=None)
-def _line_of_id(path: Path, frame_id: str) -> int | None:
-    """The line of a frames file on which the frame (or step frame) with this id begins."""
-    pattern = re.compile(rf"^\s*(?:-\s*)?id:\s*['\"]?{re.escape(frame_id)}['\"]?\s*(?:#.*)?$")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return next((number for number, line in enumerate(lines, 1) if pattern.match(line)), None)
-
-
-@lru_cache(maxsize=None)
-def _load_frames(path: Path) -> FrameFile:
-    return _load_yaml(path, FrameFile, "frames file")
-
-
-@lru_cache(maxsize=None)
-def _load_vocabulary(path: Path) -> Vocabulary:
-    return _load_yaml(path, Vocabulary, "vocabulary")
-

@@ -228,6 +228,37 @@ class Sampler:
             else:
                 out.append(symbol)
 
+    def derivations(self, limit: int = 100_000) -> set[tuple]:
+        """Every derivation of the start rule within the depth budget (terminals as `derive` gives
+        them, holes without their range), enumerated, not sampled; SamplerError past `limit`."""
+        memo: dict[tuple[str, int], frozenset[tuple]] = {}
+
+        def expand(name: str, budget: int) -> frozenset[tuple]:
+            key = (name, budget)
+            if key in memo:
+                return memo[key]
+            found: set[tuple] = set()
+            for expansion in self.expansions[name]:
+                if expansion.depth > budget or expansion.weight <= 0:
+                    continue
+                partial: set[tuple] = {()}
+                for symbol in expansion.symbols:
+                    if symbol[0] == "nt":
+                        tails = expand(symbol[1], budget - 1)
+                        partial = {head + tail for head in partial for tail in tails}
+                    else:
+                        partial = {head + ((symbol[0], None if symbol[0] == "hole" else symbol[1]),) for head in partial}
+                    if len(partial) > limit:
+                        raise SamplerError(
+                            f"{self.source}: more than {limit:,} programs within max_depth {self.max_depth}; "
+                            "too many to enumerate"
+                        )
+                found |= partial
+            memo[key] = frozenset(found)
+            return memo[key]
+
+        return set(expand(self.start, self.max_depth))
+
     def sample(self, rng: random.Random) -> Skeleton:
         """A skeleton: a derivation with its names bound, parsed by the grammar."""
         derivation = self.derive(rng)

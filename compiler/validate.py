@@ -35,7 +35,7 @@ from mathcamps.solvers.exact import Unsolvable, solve
 from mathcamps.solvers.prover import PROVED, Claim, prove
 
 from mathcamps.compiler.followups import check_followup, check_incremental
-from mathcamps.compiler.render import SpanTuple, Unfaithful, check_faithful
+from mathcamps.compiler.render import SpanTuple, Unfaithful, check_faithful, refused_words
 
 AGREES, DISAGREES, UNPARSEABLE, UNPROVED = "agrees", "disagrees", "unparseable", "unproved"
 VERDICTS = (AGREES, DISAGREES, UNPARSEABLE, UNPROVED)
@@ -61,6 +61,7 @@ class Item:
     record: dict | None = None  # one of our records, for the checks only they allow
     error: str | None = None  # why the item could not be read
     parent_program: str | None = None  # a follow-up's parent program, read before it
+    family: str | None = None  # the frames family that wrote the statement (a counterfactual's: its parent's)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def _text(value) -> str | None:
 
 def _read_jsonl(path: Path) -> Iterator[Item]:
     parents: OrderedDict[str, str] = OrderedDict()
+    families: dict[str, str] = {}
     for number, raw, problem in json_lines(path, InputError, "records"):
         source = f"{path}:{number}"
         if problem is not None or not isinstance(raw, dict):
@@ -173,12 +175,16 @@ def _read_jsonl(path: Path) -> Iterator[Item]:
             yield Item(source, problem_id, _text(raw.get("standard")), _text(raw.get("kind")) or "?", None, error=fields)
             continue
         parent_program = None
+        family = record.render.frame.partition("/")[0]
         if record.parent is None:
             parents[record.id] = record.program
+            families[record.id] = family
             if len(parents) > PARENTS_KEPT:
-                parents.popitem(last=False)
+                families.pop(parents.popitem(last=False)[0], None)
         else:
             parent_program = parents.get(record.parent)
+            if record.kind.value == "counterfactual":
+                family = families.get(record.parent, family)
             if parent_program is None:
                 error = f"follow-up of {record.parent}, which does not come before it in {path.name}"
                 yield Item(source, record.id, record.standard, record.kind.value, None, error=error)
@@ -192,6 +198,7 @@ def _read_jsonl(path: Path) -> Iterator[Item]:
             program=record.program,
             record=raw,
             parent_program=parent_program,
+            family=family,
         )
 
 
@@ -289,19 +296,20 @@ def _faithful(item: Item, program: Program) -> str | None:
     record = item.record
     spans = [SpanTuple(s["start"], s["end"], s["source"]) for s in record["render"]["spans"]]
     values = [n.value for n in program.literals()]
+    refused = refused_words(item.family)
     try:
         if item.parent_program is None:
-            check_faithful(record["statement"], spans, "", values)
+            check_faithful(record["statement"], spans, "", values, refused)
             return None
         parent = parse_program(item.parent_program)
         if item.kind == "incremental":
-            check_incremental(record["statement"], spans, program, parent)
+            check_incremental(record["statement"], spans, program, parent, refused)
             return None
         before = [n.value for n in parent.literals()]
         changed = [i for i, (a, b) in enumerate(zip(before, values)) if a != b]
         if len(before) != len(values) or len(changed) != 1:
             return f"a counterfactual must change exactly one quantity of {record['parent']}, not {len(changed)}"
-        check_followup(record["statement"], spans, program, before[changed[0]], changed[0])
+        check_followup(record["statement"], spans, program, before[changed[0]], changed[0], refused)
     except (Unfaithful, ProgramError) as error:
         return f"statement: {error}"
     return None

@@ -79,7 +79,11 @@ class RenderSpec(_Strict):
         default=False, description="write a quotient of two literals as a fraction (3/4), not a division (3 ÷ 4)"
     )
 
-    themes: list[str] = Field(min_length=1, description="themes of templates/vocabulary.yaml to draw from")
+    themes: list[str] = Field(
+        default_factory=list,
+        description="only these themes of templates/vocabulary.yaml, named or by kind or tag "
+        "(default: every theme that its frames can be told with)",
+    )
 
     @property
     def families(self) -> list[str]:

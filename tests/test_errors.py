@@ -113,7 +113,7 @@ def test_an_unknown_theme_names_the_definition(tmp_path):
     folder = _write_skill(tmp_path / "skills")
     (folder / "1.OA.C.6.yaml").write_text(DEFINITION.replace("themes: [fruit, toys]", "themes: [fruit, dragons]"))
     (standard,) = list(Registry.load(folder))
-    with pytest.raises(TemplateError, match=r"1\.OA\.C\.6\.yaml: render\.themes: no theme dragons"):
+    with pytest.raises(TemplateError, match=r"1\.OA\.C\.6\.yaml: render\.themes: no theme, kind or tag dragons"):
         StandardCompiler(standard, 0)
 
 

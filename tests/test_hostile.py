@@ -101,6 +101,7 @@ def templates_with(folder: Path, name: str, text: str) -> Path:
 
 ONE_FRAME = """\
 unit: apples
+needs: things
 frames:
 - id: only
   shape: "let a = N + N\\nask a"
@@ -132,7 +133,7 @@ def test_a_standard_that_makes_fewer_problems_than_asked_is_an_error_and_the_ear
         templates = templates_with(tmp_path / "t", "tiny.yaml", ONE_FRAME)
         folder = skill(tmp_path / "s", DEFINITION.replace("frames: counting", "frames: tiny"))
         extra, expected = ["--templates", templates], ("1.OA.C.6", "faithfulness: literals missing [1]",
-                                                        "(frame tiny/only, tiny.yaml:3)")
+                                                        "(frame tiny/only, tiny.yaml:4)")
     else:
         folder = _eight_ee_a_2_with(tmp_path / "s", "exponent:\n    min: 65\n    max: 70")
         extra, expected = [], (f"{folder / '8.EE.A.2.yaml'}: no numbers satisfy the declared constraints",
@@ -624,7 +625,7 @@ def test_a_jinja_mistake_names_the_frame_and_its_line(tmp_path):
     folder = skill(tmp_path / "s", DEFINITION.replace("frames: counting", "frames: tiny"))
     templates = templates_with(tmp_path / "t", "tiny.yaml", ONE_FRAME.replace("{{ nouns }}", "{{ nouns }"))
     message = error_of(cli("sample", "1.OA.C.6", "--standards", folder, "--templates", templates))
-    assert f"{templates / 'tiny.yaml'}:3: frame only:" in message and "Jinja syntax" in message
+    assert f"{templates / 'tiny.yaml'}:4: frame only:" in message and "Jinja syntax" in message
 
 
 def test_an_undefined_name_in_a_frame_is_found_when_the_standard_loads(tmp_path):
@@ -632,7 +633,7 @@ def test_an_undefined_name_in_a_frame_is_found_when_the_standard_loads(tmp_path)
     frame = ONE_FRAME.replace("gets some more", "gets {{ n2 }} {{ colour }} more").replace("{{ name }}", "{{ n3 }}")
     templates = templates_with(tmp_path / "t", "tiny.yaml", frame)
     message = error_of(cli("sample", "1.OA.C.6", "--standards", folder, "--templates", templates))
-    assert f"{templates / 'tiny.yaml'}:3: frame only uses colour, n3, which nothing gives it with theme fruit" in message
+    assert f"{templates / 'tiny.yaml'}:4: frame only uses colour, n3, which nothing gives it with theme fruit" in message
     assert "its numbers are n1 to n2" in message
 
 

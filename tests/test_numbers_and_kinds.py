@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mathcamps.answers import AnswerError, AnswerKind, format_answer, parse_answer
 from mathcamps.compiler.instantiate import Instantiator
-from mathcamps.compiler.render import Renderer, Unfaithful, _resolve
+from mathcamps.compiler.render import Renderer, Unfaithful, _resolve, refused_words
 from mathcamps.compiler.sampler import Sampler
 from mathcamps.language import BinOp, Factors, Num, format_program, load_grammar, parse_program
 from mathcamps.registry import Definition, RenderSpec
@@ -181,12 +181,16 @@ def test_quotients_are_built_exact_to_the_declared_places(tmp_path):
 # ---------------------------------------------------------------- rendering rules
 
 
-def test_a_percent_in_the_text_is_unfaithful():
+def test_a_percent_in_the_text_is_unfaithful_unless_its_family_allows_it():
     literals = [Num(Fraction(239)), Num(Fraction(5))]
-    with pytest.raises(Unfaithful, match="percent"):
+    with pytest.raises(Unfaithful, match="'%'"):
         _resolve("Prices rose by \x000\x00%. Ava had \x001\x00 dollars.", "How many dollars?", "dollars", literals, "f", "t")
     with pytest.raises(Unfaithful, match="percent"):
         _resolve("Prices rose by \x000\x00 percent. Ava had \x001\x00 dollars.", "How many dollars?", "dollars", literals, "f", "t")
+    allowed = refused_words() - {"percent", "%"}
+    said = _resolve("Prices rose by \x000\x00 percent. Ava had \x001\x00 dollars.", "How many dollars?", "dollars",
+                    literals, "f", "t", allowed)
+    assert said.statement.startswith("Prices rose by 239 percent.")
 
 
 def test_fractions_and_negatives_are_written_as_in_school():
@@ -204,11 +208,11 @@ def test_money_is_written_in_cents():
 
 def test_a_frame_is_chosen_only_where_its_condition_holds(tmp_path):
     (tmp_path / "vocabulary.yaml").write_text(
-        "people: [{name: Ava, pronoun: she}, {name: Ben, pronoun: he}]\n"
-        "themes: {rope: {unit: meter, thing: rope}}\n"
+        "people: [{name: Ava, pronoun: she}, {name: Ben, pronoun: he}]\nrefuse: [half, percent]\n"
+        "themes: {rope: {kind: length, unit: meter, thing: rope}}\n"
     )
     (tmp_path / "parts.yaml").write_text(
-        'unit: "{{ plural(unit) }}"\nframes:\n'
+        'unit: "{{ plural(unit) }}"\nneeds: length\nframes:\n'
         '  - id: of-the-rope\n    shape: "let a = N / N * N\\nask a"\n    when: "n1 <= n2"\n'
         '    story: "{{ name }} cut {{ n1 }}/{{ n2 }} of a {{ measure(n3) }} {{ thing }}."\n'
         '    question: "How many {{ plural(unit) }} did she cut?"\n'

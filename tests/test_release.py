@@ -177,7 +177,7 @@ def test_an_original_already_in_the_release_is_dropped_with_its_follow_ups_and_c
     templates = tmp_path / "templates"
     templates.mkdir()
     (templates / "counting.yaml").write_text(
-        'unit: "{{ nouns }}"\nframes:\n  - id: two-bags\n    shape: "let a = N + N\\nask a"\n'
+        'unit: "{{ nouns }}"\nneeds: things\nframes:\n  - id: two-bags\n    shape: "let a = N + N\\nask a"\n'
         '    story: "{{ name }} has {{ n1 }} {{ nouns }} in a red bag and {{ n2 }} in a blue bag."\n'
         '    question: "How many {{ nouns }} does {{ name }} have?"\n'
         'steps:\n  - id: finds-more\n    step: "A + N"\n    story: "Then {{ name }} finds {{ n }} more."\n'
@@ -185,7 +185,7 @@ def test_an_original_already_in_the_release_is_dropped_with_its_follow_ups_and_c
     )
     (templates / "vocabulary.yaml").write_text(
         "people:\n  - {name: Ava, pronoun: she}\n  - {name: Liam, pronoun: he}\n"
-        "themes:\n  fruit: {noun: plum}\n"
+        "refuse: [two]\nthemes:\n  fruit: {kind: things, noun: plum}\n"
     )
     registry = Registry.load(folder)
     release = build_release(list(registry), tmp_path, "twice", "0.1.0", 2, SEED, templates=templates).path
