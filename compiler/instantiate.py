@@ -18,7 +18,15 @@ from fractions import Fraction
 from mathcamps.answers import AnswerKind
 from mathcamps.language import Ask, BinOp, Expr, Hole, Let, Num, Program, Solve, decimal_places, free_names
 from mathcamps.registry import Definition
-from mathcamps.solvers.constraints import Violation, check_answer, check_fractions, check_literal, check_value, evaluate
+from mathcamps.solvers.constraints import (
+    Violation,
+    check_answer,
+    check_fractions,
+    check_literal,
+    check_trivial,
+    check_value,
+    evaluate,
+)
 from mathcamps.solvers.exact import Unsolvable, solve
 
 from mathcamps.compiler.sampler import Skeleton
@@ -235,6 +243,7 @@ class Instantiator:
             holes[built.hole] = check_literal(evaluate(built.other_side, holes, env, d), d)
         filled = fill_program(program, holes)
         check_fractions(filled, d)
+        check_trivial(filled, d)
         unknowns = {u: env[u] for u in filled.unknowns if u in env}
         if skeleton_plan.needs_solving:
             try:

@@ -21,7 +21,7 @@ import inflect
 import jinja2
 from jinja2 import meta
 
-from mathcamps.language import BinOp, Let, Num, Program, Solve, format_expr, format_number
+from mathcamps.language import BinOp, Let, Num, Program, Solve, format_expr, format_number, walk
 from mathcamps.records import Provenance, Span
 from mathcamps.registry import RenderSpec
 
@@ -50,13 +50,19 @@ from mathcamps.compiler.frames import (
 __all__ = ["ANY_SHAPE", "TemplateError", "shape_of", "templates_dir"]
 
 _ENGINE = inflect.engine()
-_MARK = re.compile("\x00(\\d+)(?::(\\d+))?\x00")  # a literal, and the decimal places to pad it to
+_MARK = re.compile("\x00(\\d+)(?::(\\d+|s))?\x00")  # a literal, and the places to pad it to (s: a superscript)
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_FROM_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_SUPERSCRIPT_DIGITS = frozenset("⁰¹²³⁴⁵⁶⁷⁸⁹")
+_POWER = "\x03"  # the writer's power sign, until it knows whether the exponent is a superscript
+_SUPERSCRIPT_EXPONENT = re.compile(f" {_POWER} \x00(\\d+)\x00")
+_COEFFICIENT = re.compile("(\x00\\d+\x00) × ([xyz])(?![a-z0-9_])")
 _PART = "\x01"
 FRACTION_BAR = "frac"  # an operator of the writer only: a fraction a/b binds tighter than anything
 MATH_SYMBOLS = {"+": "+", "-": "-", "*": "×", "/": "÷", "^": "^", "//": "÷", "%": "mod", FRACTION_BAR: "\x02"}
 _NEGATIVE_FRACTION = re.compile("\\((\x00\\d+\x00)\\)/(\x00\\d+\x00)")
 _WORD = re.compile(r"[A-Za-z]+")
-_DIGIT = re.compile(r"\d")
+_DIGIT = re.compile(r"[\d⁰¹²³⁴⁵⁶⁷⁸⁹]")
 _SAID_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})*(?:\.\d+)?|-?\d{1,40}(?:\.\d{1,40})?")
 
 
@@ -106,6 +112,10 @@ class Quantity:
     def padded(self, places: int) -> str:
         """The marker of this literal written with at least `places` decimal places if not whole ($2.50)."""
         return f"\x00{self.index}:{places}\x00"
+
+    def superscript(self) -> str:
+        """The marker of this literal written as a superscript (an exponent: 11³)."""
+        return f"\x00{self.index}:s\x00"
 
 
 @cache
@@ -169,7 +179,9 @@ class CompiledFrame(NamedTuple):
 # One environment for every frame: a frames file is compiled once per process, whichever standards use it.
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 _PERSON = ("name", "subj", "Subj", "obj", "poss", "Poss")
-HELPERS = frozenset({*_PERSON, *(f"{word}2" for word in _PERSON), "count", "agree", "plural", "a", "money", "measure"})
+HELPERS = frozenset(
+    {*_PERSON, *(f"{word}2" for word in _PERSON), "count", "agree", "plural", "a", "money", "measure", "sup"}
+)
 _LITERAL = re.compile(r"n\d+")
 
 
@@ -384,6 +396,10 @@ class Renderer:
         compiled = self.frame(rendered.frame)
         if compiled.condition is not None and not compiled.condition(**condition_values(program, answer)):
             raise Unfaithful(f"render: frame {rendered.frame} does not fit the changed numbers")
+        numbers = [n.value for n in program.literals()]
+        for role in (compiled.size, self._theme_size(rendered.theme)):
+            if not self.fits(role, numbers, answer):
+                raise Unfaithful(f"render: the changed numbers do not fit the size {role} of frame {rendered.frame}")
         rng = random.Random()
         rng.setstate(rendered.state)
         return self._render(program, compiled, rendered.theme, rng)
@@ -483,10 +499,12 @@ class Renderer:
                 return f"({marker})" if value < 0 and len(written) > 1 else marker
 
             if fractions:
-                text = format_expr(_as_fractions(expr), number=numbered, symbols=MATH_SYMBOLS)
+                text = format_expr(_as_fractions(expr), number=numbered, symbols=SCHOOL_SYMBOLS)
                 # A negative fraction after the first number: (-3/4), not (-3)/4.
-                return _NEGATIVE_FRACTION.sub(r"(\1/\2)", text.replace(" \x02 ", "/"))
-            return format_expr(expr, number=numbered, symbols=MATH_SYMBOLS)
+                text = _NEGATIVE_FRACTION.sub(r"(\1/\2)", text.replace(" \x02 ", "/"))
+            else:
+                text = format_expr(expr, number=numbered, symbols=SCHOOL_SYMBOLS)
+            return school_notation(text, expr)
 
         statements = program.statements
         if len(statements) == 1 and isinstance(statements[0], Let):
@@ -509,10 +527,24 @@ class Renderer:
             agree=_agree,
             plural=plural,
             a=with_article,
+            sup=Quantity.superscript,
             money=lambda q: f"${q.padded(2)}" if currency == "dollars" else f"{q}¢",
             measure=lambda q: _count(q, unit) if unit else str(q),
         )
         return context
+
+
+SCHOOL_SYMBOLS = {**MATH_SYMBOLS, "^": _POWER}
+
+
+def school_notation(text: str, expr) -> str:
+    """An expression written by the writer as a textbook writes it: a whole-number exponent as a
+    superscript (11³, x²) unless a base is a negative literal, and a number times an unknown as 3x."""
+    if any(isinstance(node, BinOp) and node.op == "^" and isinstance(node.left, Num) and node.left.value < 0
+           for node in walk(expr)):
+        return _COEFFICIENT.sub(r"\1\2", text.replace(f" {_POWER} ", " ^ "))
+    text = _SUPERSCRIPT_EXPONENT.sub(lambda m: f"\x00{m.group(1)}:s\x00", text).replace(f" {_POWER} ", " ^ ")
+    return _COEFFICIENT.sub(r"\1\2", text)
 
 
 def _numbers_in(answer) -> list:
@@ -562,7 +594,12 @@ def _fill(text: str, literals: list[Num], offset: int, spans: list[SpanTuple]) -
         out.append(chunk)
         length += len(chunk)
         index = int(match.group(1))
-        number = _display(literals[index].value, int(match.group(2) or 0))
+        places = match.group(2)
+        value = literals[index].value
+        if places == "s" and value.denominator == 1 and value >= 0:
+            number = str(value.numerator).translate(_SUPERSCRIPT)
+        else:
+            number = _display(value, 0 if places in (None, "s") else int(places))
         spans.append(SpanTuple(length, length + len(number), f"literal {index}"))
         out.append(number)
         length += len(number)
@@ -615,6 +652,8 @@ def _display(value: Fraction, places: int = 0) -> str:
 def said_number(text: str) -> Fraction:
     """The value a number written in a statement stands for (9,212 or 2.50 or -3); Unfaithful if
     the text is no number (a span that does not mark one)."""
+    if text and set(text) <= _SUPERSCRIPT_DIGITS:
+        return Fraction(text.translate(_FROM_SUPERSCRIPT))
     if not _SAID_NUMBER.fullmatch(text):
         shown = text if len(text) <= 40 else text[:37] + "..."
         raise Unfaithful(f"faithfulness: a span marks {shown!r}, which is not a number")

@@ -110,6 +110,9 @@ class Definition(_Strict):
     values: Range = Field(description="every intermediate value: each operation, named quantity and unknown")
     whole: bool = Field(default=True, description="every value is a whole number")
     distinct: bool = Field(default=False, description="the literals of a problem are pairwise different")
+    trivial: bool = Field(
+        default=False, description="allow operations by a literal that change nothing: × 1, ÷ 1, + 0, - 0"
+    )
     polygon: str | None = Field(
         default=None,
         description="a rule whose literals (with the unknown, if any) are the sides of one polygon: "

@@ -93,9 +93,27 @@ def check_fractions(program: Program, definition: Definition) -> None:
                     raise Violation("fractions.improper: a fraction greater than 1")
 
 
+def check_trivial(program: Program, definition: Definition) -> None:
+    """Violation for an operation by a literal that changes nothing (× 1, ÷ 1, + 0, - 0), unless
+    the definition allows them (`trivial: true`)."""
+    if definition.trivial:
+        return
+    for top in program.expressions():
+        for node in walk(top):
+            if not isinstance(node, BinOp):
+                continue
+            right = node.right.value if isinstance(node.right, Num) else None
+            left = node.left.value if isinstance(node.left, Num) else None
+            if (node.op in ("*", "/", "//") and right == 1) or (node.op == "*" and left == 1):
+                raise Violation("trivial: an operation by 1 changes nothing (× 1 or ÷ 1)")
+            if (node.op in ("+", "-") and right == 0) or (node.op == "+" and left == 0):
+                raise Violation("trivial: adding or taking away 0 changes nothing")
+
+
 def check_problem(program: Program, definition: Definition, unknowns: dict[str, Fraction]) -> None:
     """Every declared constraint on a finished problem; Violation names the first one broken."""
     check_fractions(program, definition)
+    check_trivial(program, definition)
     literals = [n.value for n in program.literals()]
     for value in literals:
         check_literal(value, definition)

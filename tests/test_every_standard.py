@@ -229,22 +229,42 @@ def test_statements_vary_in_frames_and_themes(compiled, registry, standard_id):
 
 
 def test_every_grammar_shape_has_frames(registry, standard_id):
-    from mathcamps.compiler.pipeline import StandardCompiler
-    import random
+    """Every shape the grammar derives within its depth budget (enumerated, not sampled) has a frame."""
+    from mathcamps.compiler.coverage import check_frames
 
-    compiler = StandardCompiler(registry.get(standard_id), 0)
-    rng = random.Random(1)
-    from mathcamps.compiler.render import shape_of
-    from mathcamps.compiler.instantiate import fill_program
+    report = check_frames([registry.get(standard_id)])
+    assert report.shapes and not report.missing, report.missing
 
-    shapes = set()
-    for _ in range(300):
-        skeleton = compiler.sampler.sample(rng)
-        shapes.add(shape_of(fill_program(skeleton.program, [Fraction(1)] * skeleton.holes)))
-    covered = compiler.renderer.shapes()
-    # A frame for any shape ("*") serves every shape; the suite above proves that it renders them.
-    missing = shapes - covered if "*" not in covered else set()
-    assert not missing, f"{standard_id}: shapes without frames: {missing}"
+
+def test_every_quantity_fits_the_size_of_its_role(compiled, registry, standard_id):
+    """Each record's numbers and answer fit the size role of the frame (or step frame) that told it
+    and of its theme: no child with thousands of stickers, no tabletop with sides of 80 feet."""
+    from mathcamps.compiler.render import _numbers_in
+
+    problems, compiler = compiled[standard_id]
+    renderer = compiler.renderer
+    definition = registry.get(standard_id).definition
+    frames = {c.key: c for group in renderer.by_shape.values() for c in group}
+    frames |= {c.key: c for group in renderer.steps.values() for c in group}
+    parents = {}
+    for problem in problems:
+        program = parse_program(problem.program)
+        answer = solve(program, (definition.values.min, definition.values.max)).answer(program.question)
+        numbers = [n.value for n in program.literals()]
+        if problem.kind.value == "original":
+            parents[problem.id] = problem
+            told = frames[problem.render.frame]
+        elif problem.kind.value == "incremental":
+            told = frames[problem.render.frame]
+            numbers = numbers[len(parse_program(parents[problem.parent].program).literals()):]
+        else:
+            told = frames[parents[problem.parent].render.frame]
+        theme = renderer._theme_size(problem.render.theme)
+        for role in (told.size, theme):
+            if role is not None:
+                size = renderer.sizes[role]
+                values = [*numbers, *_numbers_in(answer)]
+                assert all(size.min <= abs(v) <= size.max for v in values), (problem.id, role, problem.statement)
 
 
 def test_every_standard_is_feasible_and_mostly_accepted(compiled, standard_id):

@@ -225,3 +225,14 @@ def test_a_frame_is_chosen_only_where_its_condition_holds(tmp_path):
         program = parse_program(text)
         frames = {renderer.render(program, random.Random(seed), answer=None).frame for seed in range(20)}
         assert frames == {frame}
+
+
+def test_an_operation_that_changes_nothing_is_refused_unless_the_definition_allows_it():
+    from mathcamps.solvers.constraints import Violation, check_problem
+
+    for text in ("let a = 5 * 1\nask a", "let a = 1 * 5\nask a", "let a = 5 / 1\nask a", "let a = 5 + 0\nask a",
+                 "let a = 5 - 0\nask a", "let a = 2 + 3\nlet b = a * 1\nask b"):
+        with pytest.raises(Violation, match="trivial"):
+            check_problem(parse_program(text), _definition(), {})
+        check_problem(parse_program(text), _definition(trivial=True, numbers={"min": 0, "max": 1000, "places": 2}), {})
+    check_problem(parse_program("let a = 1 + 5\nask a"), _definition(), {})  # 1 + 5 changes 5

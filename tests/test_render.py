@@ -74,3 +74,34 @@ def test_every_theme_works_with_every_frame_of_its_family(registry):
                     for theme in renderer.frame_themes[key]:
                         rendered = renderer.render_frame(program, key, theme, random.Random(0))
                         assert rendered.statement.endswith("?")
+
+
+def test_school_notation_writes_exponents_as_superscripts_and_coefficients_beside_their_unknown(tmp_path):
+    from mathcamps.compiler.render import SpanTuple, check_faithful, said_number
+    from mathcamps.registry import RenderSpec
+
+    (tmp_path / "vocabulary.yaml").write_text(
+        "people: [{name: Ava, pronoun: she}, {name: Ben, pronoun: he}]\nrefuse: [two]\nthemes: {}\n"
+    )
+    (tmp_path / "school.yaml").write_text(
+        'unit: ""\nframes:\n'
+        '  - {id: eq, shape: "solve N * x + N = N\\nask x", story: "Solve {{ equation }}.", question: "What is x?"}\n'
+        '  - {id: pow, shape: "*", story: "Work it out.", question: "What is {{ expression }}?"}\n'
+        '  - {id: own, shape: "solve N = x ^ N\\nask x", story: "Here x{{ sup(n2) }} = {{ n1 }}.", question: "What is x?"}\n'
+    )
+    renderer = Renderer(RenderSpec(frames="school"), tmp_path)
+    cases = {
+        "solve 3 * x + 2 = 11\nask x": "Solve 3x + 2 = 11. What is x?",
+        "let a = 11 ^ 3 - 2 ^ 10\nask a": "Work it out. What is 11³ - 2¹⁰?",
+        "let a = (-3) ^ 2\nask a": "Work it out. What is -3 ^ 2?",  # a superscript would read -(3²)
+        "solve 64 = x ^ 3\nask x": "Here x³ = 64. What is x?",
+    }
+    for text, statement in cases.items():
+        program = parse_program(text)
+        rendered = renderer.render(program, random.Random(0))
+        assert rendered.statement == statement
+        values = [n.value for n in program.literals()]
+        check_faithful(rendered.statement, rendered.spans, "", values)
+    assert said_number("¹⁰") == 10
+    with pytest.raises(Unfaithful, match="not a quantity"):
+        check_faithful("What is x²?", [SpanTuple(0, 11, "question")], "", [])
