@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -43,7 +44,7 @@ from mathcamps.solvers.exact import Unsolvable, solve
 
 from mathcamps.compiler.instantiate import Instantiator
 from mathcamps.compiler.sampler import LET_NAMES, Rejected, Sampler, Skeleton, assemble
-from mathcamps.compiler.frames import step_shape
+from mathcamps.compiler.frames import load_rephrasings, phrasing_parts, step_shape
 from mathcamps.compiler.render import (
     Rendered,
     Renderer,
@@ -92,10 +93,13 @@ class Counterfactuals:
         self.renderer = renderer
         self.instantiator = Instantiator(definition, budget=ATTEMPTS)
 
-    def make(self, program: Program, changeable, answer, rendered: Rendered, rng: random.Random) -> Followup:
+    def make(
+        self, program: Program, changeable, answer, rendered: Rendered, rng: random.Random, said: Container[str] = frozenset()
+    ) -> Followup:
         """A counterfactual of the problem; Violation (with the last reason) if none is found.
 
-        `changeable` lists (literal index, ranged rule) of the literals that may change."""
+        `changeable` lists (literal index, ranged rule) of the literals that may change; `said`
+        holds the statements of earlier follow-ups, which this one may not repeat."""
         d = self.definition
         domain = (d.values.min, d.values.max)
         literals = program.literals()
@@ -117,8 +121,10 @@ class Counterfactuals:
                 if new_answer == answer:
                     raise Violation("the answer does not change")
                 answer_text = format_answer(d.answer.kind, new_answer)
-                statement, spans = self.text(self.renderer.rerender(rendered, changed, new_answer), old, index)
+                statement, spans = self.text(self.renderer.rerender(rendered, changed, new_answer), old, index, rng)
                 check_followup(statement, spans, changed, old, index, self.renderer.refused[rendered.frame.partition("/")[0]])
+                if statement in said:
+                    raise Violation("the same words as an earlier follow-up")
             except (Violation, Unsolvable, Unfaithful, ValueError) as error:
                 reason = f"counterfactual: {error}"
                 continue
@@ -137,27 +143,30 @@ class Counterfactuals:
         if len(sides) >= 3 and 2 * max(sides) >= sum(sides):
             raise Violation("polygon: a side is not shorter than the other sides together")
 
-    def text(self, again: Rendered, old: Fraction, index: int) -> tuple[str, list[SpanTuple]]:
+    def text(self, again: Rendered, old: Fraction, index: int, rng: random.Random) -> tuple[str, list[SpanTuple]]:
         """The follow-up's words, from `again` (the original frame rendered with the changed
-        program): the sentence that says literal `index`, quoted, then the question."""
+        program): one of the phrasings of templates/followups.yaml, which says what changed (the
+        sentence that says literal `index`, quoted, or the old and the new number), then the question."""
         statement = again.statement
         question = next(s for s in again.spans if s.source == "question")
         target = next(s for s in again.spans if s.source == f"literal {index}")
         literals = sorted(s for s in again.spans if s.source.startswith("literal "))
         out = _Writer(statement, literals)
-        if target.start >= question.start:
-            out.text("Now change ")
-            out.number(_display(old), f"previous literal {index}")
-            out.text(" to ")
-            out.number(statement[target.start : target.end], f"literal {index}")
-            out.text(". ")
-        else:
-            # The sentence that says the quantity, quoted as the changed problem says it: its own
-            # words, so it refers to the same people and things, and any sentence form reads right.
-            start, end = _sentence_around(statement, target.start, question.start)
-            out.text('Suppose the problem said "')
-            out.segment(start, end)
-            out.text('" instead. ')
+        phrasings = load_rephrasings(self.renderer.folder)
+        in_question = target.start >= question.start
+        # The sentence that says the quantity, quoted as the changed problem says it: its own
+        # words, so it refers to the same people and things, and any sentence form reads right.
+        start, end = (0, 0) if in_question else _sentence_around(statement, target.start, question.start)
+        for part in phrasing_parts(rng.choice(phrasings.question if in_question else phrasings.story)):
+            if part == "{sentence}":
+                out.segment(start, end)
+            elif part == "{old}":
+                out.number(_display(old), f"previous literal {index}")
+            elif part == "{new}":
+                out.number(statement[target.start : target.end], f"literal {index}")
+            else:
+                out.text(part)
+        out.text(" ")
         asked = out.length
         out.segment(question.start, question.end)
         out.spans.append(SpanTuple(asked, out.length, "question"))
@@ -240,8 +249,11 @@ class Incrementals:
         )
         self.instantiator = Instantiator(definition, budget=ATTEMPTS)
 
-    def make(self, program: Program, answer, rendered: Rendered, rng: random.Random) -> Followup:
-        """An incremental follow-up of the problem; Violation (with the last reason) if none is found."""
+    def make(
+        self, program: Program, answer, rendered: Rendered, rng: random.Random, said: Container[str] = frozenset()
+    ) -> Followup:
+        """An incremental follow-up of the problem; Violation (with the last reason) if none is found;
+        it never repeats the statement of an earlier follow-up (`said`)."""
         d = self.definition
         domain = (d.values.min, d.values.max)
         reason = "incremental: no step"
@@ -259,6 +271,8 @@ class Incrementals:
                 new_answer = solution.answer(longer.question)
                 answer_text = format_answer(d.answer.kind, new_answer)
                 told = self.renderer.continue_story(rendered, longer, shape, new_answer, answer, rng)
+                if told.statement in said:
+                    raise Violation("the same words as an earlier follow-up")
             except (Violation, Unsolvable, Unfaithful, Rejected, ProgramError, ValueError) as error:
                 reason = f"incremental: {error}"
                 continue

@@ -159,6 +159,42 @@ class Vocabulary(_Strict):
         return themes
 
 
+_PLACES = re.compile(r"\{(sentence|old|new)\}")
+
+
+class Rephrasings(_Strict):
+    """How a counterfactual says what changed (templates/followups.yaml)."""
+
+    story: list[str] = Field(min_length=1, description="when the changed number is in the story: {sentence}, {old}, {new}")
+    question: list[str] = Field(min_length=1, description="when it is in the question: {old} and {new}")
+
+    @field_validator("story", "question")
+    @classmethod
+    def _places(cls, phrasings: list[str], info) -> list[str]:
+        allowed = {"sentence", "old", "new"} if info.field_name == "story" else {"old", "new"}
+        for text in phrasings:
+            said = set(_PLACES.findall(text))
+            if "?" in text or re.search(r"\{(?!sentence\}|old\}|new\})", text) or not said <= allowed:
+                raise ValueError(f"{text!r}: a phrasing says {', '.join('{' + p + '}' for p in sorted(allowed))} only, and asks nothing")
+            if info.field_name == "story" and "sentence" not in said:
+                raise ValueError(f"{text!r}: a story phrasing quotes the changed {{sentence}}")
+            if info.field_name == "question" and said != {"old", "new"}:
+                raise ValueError(f"{text!r}: a question phrasing says {{old}} and {{new}}")
+        return phrasings
+
+
+def phrasing_parts(text: str) -> list[str]:
+    """A phrasing split into words and its places (`{sentence}`, `{old}`, `{new}`), in order."""
+    return [part for part in re.split(r"(\{(?:sentence|old|new)\})", text) if part]
+
+
+@lru_cache(maxsize=None)
+def load_rephrasings(folder: Path | None = None) -> Rephrasings:
+    """The counterfactual phrasings of a templates folder (the built-in ones if it has none)."""
+    path = (folder or templates_dir()) / "followups.yaml"
+    return _load_yaml(path if path.is_file() else templates_dir() / "followups.yaml", Rephrasings, "follow-up phrasings")
+
+
 def labels(theme: dict) -> frozenset[str]:
     """The words a frame's `needs` may name a theme by: its kind and its tags."""
     return frozenset([theme["kind"], *theme.get("tags", ())])

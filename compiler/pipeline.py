@@ -119,6 +119,7 @@ class StandardCompiler:
             Incrementals(d, self.renderer, standard.followup_grammar) if "incremental" in d.followups else None
         )
         self._infeasible: dict[tuple, str | None] = {}
+        self._said: set[str] = set()  # the statements of the follow-ups made so far: none is said twice
         self._check_feasible()
 
     def _check_feasible(self) -> None:
@@ -314,13 +315,15 @@ class StandardCompiler:
             for maker in makers:
                 rng = random.Random(f"{seed}-{maker.kind.value}")
                 try:
+                    said = self._said
                     if maker is self.counterfactuals:
-                        followup = maker.make(parent.program, parent.changeable, parent.answer, parent.rendered, rng)
+                        followup = maker.make(parent.program, parent.changeable, parent.answer, parent.rendered, rng, said)
                     else:
-                        followup = maker.make(parent.program, parent.answer, parent.rendered, rng)
+                        followup = maker.make(parent.program, parent.answer, parent.rendered, rng, said)
                 except Violation as error:
                     self._reject(str(error))
                     continue
+                self._said.add(followup.statement)
                 made.append((parent.index, followup))
         t1 = time.perf_counter()
         self.stats.seconds["followups"] += t1 - t0

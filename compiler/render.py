@@ -231,7 +231,7 @@ class Renderer:
     """Renders programs of one standard with its frames families and themes."""
 
     def __init__(self, spec: RenderSpec, folder: Path | None = None):
-        folder = folder or templates_dir()
+        folder = self.folder = folder or templates_dir()
         self.spec = spec
         *self.sources, vocabulary = template_files(spec, folder)
         self.vocabulary: Vocabulary = load_vocabulary(vocabulary)

@@ -301,3 +301,28 @@ def test_polygons_have_sides_shorter_than_the_rest_together(compiled, registry, 
         assert 2 * max(sides) < sum(sides), problem.id
         checked += 1
     assert checked > 20
+
+
+def test_no_followup_repeats_another_word_for_word(compiled, standard_id):
+    followups = [p.statement for p in compiled[standard_id][0] if p.kind.value != "original"]
+    assert len(set(followups)) == len(followups)
+
+
+def test_counterfactuals_are_phrased_in_many_ways_none_for_more_than_a_quarter(compiled):
+    """Over every standard, at least 30 phrasings of templates/followups.yaml say what changed."""
+    from collections import Counter
+
+    from mathcamps.compiler.frames import load_rephrasings, phrasing_parts
+
+    phrasings = load_rephrasings()
+    patterns = [
+        re.compile("".join("(.+?)" if part.startswith("{") else re.escape(part) for part in phrasing_parts(text)) + " ")
+        for text in [*phrasings.story, *phrasings.question]
+    ]
+    used = Counter()
+    for problems, _ in compiled.values():
+        for problem in (p for p in problems if p.kind.value == "counterfactual"):
+            matched = [i for i, pattern in enumerate(patterns) if pattern.match(problem.statement)]
+            assert matched, problem.statement
+            used[matched[0]] += 1
+    assert len(used) >= 30 and max(used.values()) <= sum(used.values()) / 4, used
