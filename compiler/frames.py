@@ -128,6 +128,24 @@ class FrameFile(_Strict):
     _needs = field_validator("needs", mode="before")(_listed)
 
 
+class Forbidden(_Strict):
+    """A statement no frame may write: one that says `says` (a regular expression) where `when` (a
+    condition on the numbers n1, n2, ... and the answer) holds."""
+
+    says: str
+    when: str
+    why: str = Field(description="the counted reason a statement is refused for")
+
+    @field_validator("says")
+    @classmethod
+    def _pattern(cls, says: str) -> str:
+        try:
+            re.compile(says)
+        except re.error as error:
+            raise ValueError(f"{says!r} is no regular expression: {error}") from None
+        return says
+
+
 class Person(_Strict):
     name: str
     pronoun: str = Field(pattern="^(she|he)$")
@@ -141,6 +159,9 @@ class Vocabulary(_Strict):
     )
     sizes: dict[str, Size] = Field(
         default_factory=dict, description="roles a frame's quantities may have, and the plausible size of each"
+    )
+    forbid: list[Forbidden] = Field(
+        default_factory=list, description="statements no frame may write ('some' that is zero, 'how many more' of equals)"
     )
     themes: dict[str, dict[str, str | list[str]]]
 

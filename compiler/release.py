@@ -167,15 +167,12 @@ def _sha256_file(path: Path) -> str:
 
 
 def templates_sha256(standard: Standard, templates: Path | None) -> str:
-    """A hash of the frames and vocabulary files a standard's statements are rendered from."""
-    from mathcamps.compiler.render import templates_dir
+    """A hash of the frames, vocabulary and phrasings files a standard's statements are rendered from."""
+    from mathcamps.compiler.render import template_files
 
-    folder = templates or templates_dir()
     digest = hashlib.sha256()
-    names = sorted({f"{family}.yaml" for family in standard.definition.render.families} | {"vocabulary.yaml"})
-    for name in names:
-        path = folder / name
-        digest.update(f"{name}\0{_sha256_file(path) if path.is_file() else 'missing'}\n".encode())
+    for path in sorted(set(template_files(standard.definition.render, templates)), key=lambda p: p.name):
+        digest.update(f"{path.name}\0{_sha256_file(path) if path.is_file() else 'missing'}\n".encode())
     return digest.hexdigest()
 
 

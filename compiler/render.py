@@ -74,9 +74,12 @@ _PRONOUNS = {"she": ("she", "her", "her"), "he": ("he", "him", "his")}
 
 
 def template_files(spec: RenderSpec, folder: Path | None = None) -> list[Path]:
-    """The frames files and the vocabulary a standard's statements are written from."""
+    """The frames files, the vocabulary and the follow-up phrasings a standard's statements are
+    written from (the built-in phrasings where the folder has none)."""
     folder = folder or templates_dir()
-    return [*(folder / f"{family}.yaml" for family in spec.families), folder / "vocabulary.yaml"]
+    phrasings = folder / "followups.yaml"
+    phrasings = phrasings if phrasings.is_file() else templates_dir() / "followups.yaml"
+    return [*(folder / f"{family}.yaml" for family in spec.families), folder / "vocabulary.yaml", phrasings]
 
 
 _FAMILY = re.compile(r"[a-z][a-z0-9_]*")
@@ -233,7 +236,7 @@ class Renderer:
     def __init__(self, spec: RenderSpec, folder: Path | None = None):
         folder = self.folder = folder or templates_dir()
         self.spec = spec
-        *self.sources, vocabulary = template_files(spec, folder)
+        *self.sources, vocabulary, _ = template_files(spec, folder)
         self.vocabulary: Vocabulary = load_vocabulary(vocabulary)
         themes = self.vocabulary.themes
         self._labels = {name: labels(theme) for name, theme in themes.items()}
@@ -246,6 +249,12 @@ class Renderer:
         # The standard's themes: all, or those it names (by name, kind or tag).
         self.themes = [n for n in themes if not wanted or n in wanted or self._labels[n] & wanted]
         self.refused = {source.stem: refused_words(source.stem, folder) for source in self.sources}
+        self.forbidden = []
+        for rule in self.vocabulary.forbid:
+            try:
+                self.forbidden.append((re.compile(rule.says), _ENV.compile_expression(rule.when), rule.why))
+            except jinja2.TemplateSyntaxError as error:
+                raise TemplateError(f"{vocabulary}: forbid: {rule.when!r}: {error.message}") from None
         # The roles quantities may have: the vocabulary's, and those a frames file adds.
         self.sizes = dict(self.vocabulary.sizes)
         for source in self.sources:
@@ -367,10 +376,19 @@ class Renderer:
                 f"render: no frame for shape {shape!r} has a size that fits these numbers ({', '.join(roles) or 'themes'})"
             )
         compiled, themes = fitting[rng.choice(list(fitting))]
-        return self._render(program, compiled, rng.choice(themes), rng)
+        return self._render(program, compiled, rng.choice(themes), rng, answer)
 
     def _theme_size(self, theme: str) -> str | None:
         return None if theme == THEMELESS else self.vocabulary.themes[theme].get("size")
+
+    def check_allowed(self, statement: str, program: Program, answer) -> None:
+        """Unfaithful if the statement is one the vocabulary forbids for these numbers (`forbid`)."""
+        values = None
+        for pattern, condition, why in self.forbidden:
+            if pattern.search(statement):
+                values = values or condition_values(program, answer)
+                if condition(**values):
+                    raise Unfaithful(f"render: {why}")
 
     def fits(self, role: str | None, numbers, answer) -> bool:
         """Whether every number and the answer fit the range of a size role (any, for no role)."""
@@ -402,7 +420,7 @@ class Renderer:
                 raise Unfaithful(f"render: the changed numbers do not fit the size {role} of frame {rendered.frame}")
         rng = random.Random()
         rng.setstate(rendered.state)
-        return self._render(program, compiled, rendered.theme, rng)
+        return self._render(program, compiled, rendered.theme, rng, answer)
 
     def _steps_after(self, frame: str, step: str) -> list[CompiledFrame]:
         family = frame.partition("/")[0]
@@ -453,11 +471,14 @@ class Renderer:
             check_step_faithful(
                 statement, spans, [n.value for n in literals], first_new, unit, self.refused[key.partition("/")[0]]
             )
+            self.check_allowed(statement, program, answer)
         except Unfaithful as error:
             raise Unfaithful(f"{error} (step frame {key}, {self.location(key)})") from None
         return Rendered(statement, key, rendered.theme, spans)
 
-    def _render(self, program: Program, compiled: CompiledFrame, theme_name: str, rng: random.Random) -> Rendered:
+    def _render(
+        self, program: Program, compiled: CompiledFrame, theme_name: str, rng: random.Random, answer=None
+    ) -> Rendered:
         frame, template, frame_key = compiled.frame, compiled.template, compiled.key
         state = rng.getstate()
         literals = program.literals()
@@ -465,6 +486,7 @@ class Renderer:
         try:
             story, question, unit = _say(template, context, f"frame {frame.id} with theme {theme_name}")
             rendered = _resolve(story, question, unit, literals, frame_key, theme_name, self.refused[frame_key.partition("/")[0]])
+            self.check_allowed(rendered.statement, program, answer)
         except Unfaithful as error:
             raise Unfaithful(f"{error} (frame {frame_key}, {self.location(frame_key)})") from None
         rendered.state = state

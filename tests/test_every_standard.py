@@ -326,3 +326,18 @@ def test_counterfactuals_are_phrased_in_many_ways_none_for_more_than_a_quarter(c
             assert matched, problem.statement
             used[matched[0]] += 1
     assert len(used) >= 30 and max(used.values()) <= sum(used.values()) / 4, used
+
+
+def test_no_record_says_what_the_vocabulary_forbids(compiled, registry, standard_id):
+    """'some' that is zero, 'how many more' between equal amounts: the vocabulary's `forbid` rules
+    hold for every record, originals and follow-ups."""
+    from mathcamps.compiler.render import condition_values
+
+    problems, compiler = compiled[standard_id]
+    definition = registry.get(standard_id).definition
+    for problem in problems:
+        program = parse_program(problem.program)
+        answer = solve(program, (definition.values.min, definition.values.max)).answer(program.question)
+        for pattern, condition, why in compiler.renderer.forbidden:
+            assert not (pattern.search(problem.statement) and condition(**condition_values(program, answer))), (
+                problem.id, why, problem.statement)
