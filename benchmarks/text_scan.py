@@ -642,14 +642,15 @@ def scan_variety(records: list[dict], vocab: Vocabulary | None = None, flags: Fl
 
 
 def scan_counterfactuals(records: list[dict], vocab: Vocabulary | None = None, flags: Flags | None = None) -> dict:
-    """Openings of counterfactual statements: the text before the first `"` or the first digit (less
-    a trailing sign, "$" or "("), whitespace-normalised, names as P. Distinct openings, the most common opening's share, top 5."""
+    """Openings of counterfactual statements: the text before the first `"`, `:` or digit (less a
+    trailing sign, "$" or "("), whitespace-normalised, names as P (so a phrasing that quotes the
+    changed sentence after a colon counts once). Distinct openings, the most common one's share, top 5."""
     vocab, flags = vocab or default_vocabulary(), flags or Flags()
     openings = Counter()
     for r in records:
         if r["kind"] != "counterfactual":
             continue
-        head = re.split(r'["\d]', r["statement"], maxsplit=1)[0].rstrip(" -$(")
+        head = re.split(r'["\d:]', r["statement"], maxsplit=1)[0].rstrip(" -$(")
         openings[" ".join(vocab.name_re.sub("P", head).split())] += 1
     total = sum(openings.values())
     top = openings.most_common(5)
