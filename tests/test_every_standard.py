@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 
 from mathcamps.answers import format_answer, parse_answer
-from mathcamps.compiler.render import refused_words, shape_of
+from mathcamps.compiler.render import refused_words, said_number, shape_of
 from mathcamps.language import Ask, Let, free_names, parse_program
 from mathcamps.solvers.constraints import check_problem
 from mathcamps.solvers.exact import solve
@@ -138,9 +137,9 @@ def test_every_followup_says_its_change_in_the_context_of_its_parent(compiled, s
         for span in problem.render.spans:
             said = problem.statement[span.start : span.end]
             if span.source.startswith("literal "):
-                assert Fraction(said.replace(",", "")) == literals[int(span.source.split()[1])], problem.id
+                assert said_number(said) == literals[int(span.source.split()[1])], problem.id
             elif span.source.startswith("previous literal "):
-                assert Fraction(said.replace(",", "")) == parent_literals[int(span.source.split()[2])], problem.id
+                assert said_number(said) == parent_literals[int(span.source.split()[2])], problem.id
             if span.source != "question":
                 masked[span.start : span.end] = " " * (span.end - span.start)
         assert not re.search(r"\d", "".join(masked)), problem.id
@@ -161,7 +160,7 @@ def test_every_statement_says_exactly_its_program(compiled, standard_id):
         masked = list(problem.statement)
         for span in spans:
             if span.source.startswith("literal "):
-                assert Fraction(problem.statement[span.start : span.end].replace(",", "")) == literals[int(span.source.split()[1])]
+                assert said_number(problem.statement[span.start : span.end]) == literals[int(span.source.split()[1])]
                 masked[span.start : span.end] = " " * (span.end - span.start)
         rest = "".join(masked)
         assert not re.search(r"\d", rest), problem.id
