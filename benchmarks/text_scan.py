@@ -31,7 +31,7 @@ GRADES = ["K", "1", "2", "3", "4", "5", "6", "7", "8"]
 FOLLOWUPS = ("incremental", "counterfactual")
 
 # A number as the statements write it: 1,245  -7  3.78  -2/12  (digits, commas, a decimal part, a fraction bar).
-NUMBER = re.compile(r"(?<![\w.,/])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?(?![\w/])")
+NUMBER = re.compile(r"(?<![\w.,/])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?(?![\d/])")  # "3x", "11³": the number too
 SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 PRONOUNS = {"she": "PRON", "he": "PRON", "her": "PRON2", "him": "PRON2", "his": "PRON2", "hers": "PRON2"}
 # Units and other measure words: a number followed by one of these is not a count of things.

@@ -157,7 +157,15 @@ class Counterfactuals:
         # The sentence that says the quantity, quoted as the changed problem says it: its own
         # words, so it refers to the same people and things, and any sentence form reads right.
         start, end = (0, 0) if in_question else _sentence_around(statement, target.start, question.start)
-        for part in phrasing_parts(rng.choice(phrasings.question if in_question else phrasings.story)):
+        choices = phrasings.question if in_question else phrasings.story
+        # "Change 3 to 5" is ambiguous where the story says 3 twice or 3 is part of a fraction (3/7):
+        # then the phrasing quotes the sentence instead.
+        others = [statement[s.start : s.end] for s in literals if s != target]
+        if not in_question and (
+            _display(old) in others or "/" in (statement[target.start - 1 : target.start], statement[target.end : target.end + 1])
+        ):
+            choices = [c for c in choices if "{old}" not in c]
+        for part in phrasing_parts(rng.choice(choices)):
             if part == "{sentence}":
                 out.segment(start, end)
             elif part == "{old}":

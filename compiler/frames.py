@@ -130,11 +130,15 @@ class FrameFile(_Strict):
 
 class Forbidden(_Strict):
     """A statement no frame may write: one that says `says` (a regular expression) where `when` (a
-    condition on the numbers n1, n2, ... and the answer) holds."""
+    condition on the numbers n1, n2, ... and the answer, and on the groups g1, g2, ... of what
+    `says` matched, with gcd) holds."""
 
     says: str
     when: str
     why: str = Field(description="the counted reason a statement is refused for")
+    stories: bool = Field(
+        default=False, description="whether it holds only for stories (frames told with a theme), not bare exercises"
+    )
 
     @field_validator("says")
     @classmethod

@@ -94,6 +94,7 @@ class _Candidate:
     rendered: Rendered
     key: str
     changeable: tuple = ()  # (literal index, its ranged rule) of each literal not fixed by the grammar
+    telling: str = ""  # its statement as a reader tells problems apart (Renderer.telling)
 
 
 
@@ -153,7 +154,7 @@ class StandardCompiler:
     def _reject(self, reason: str) -> None:
         self.stats.rejections[reason] += 1
 
-    def _candidate(self, index: int, rng: random.Random, taken: set[str]) -> _Candidate | None:
+    def _candidate(self, index: int, rng: random.Random, taken: set[str], told: Counter) -> _Candidate | None:
         """The next candidate of problem `index` that passes every stage but the proof."""
         d = self.standard.definition
         seconds = self.stats.seconds
@@ -217,7 +218,7 @@ class StandardCompiler:
             t5 = time.perf_counter()
             seconds["constraints"] += t5 - t4
             try:
-                rendered = self.renderer.render(parsed, rng, answer)
+                rendered = self.renderer.render(parsed, rng, answer, told.keys())
             except Unfaithful as error:
                 seconds["render"] += time.perf_counter() - t5
                 self._reject(str(error))
@@ -228,7 +229,8 @@ class StandardCompiler:
                 self._reject("duplicate")
                 continue
             return _Candidate(
-                index, parsed, text, answer, answer_text, rendered.statement, rendered, key, _changeable(skeleton)
+                index, parsed, text, answer, answer_text, rendered.statement, rendered, key, _changeable(skeleton),
+                self.renderer.telling(rendered),
             )
         self._reject(f"exhausted: no problem in {CANDIDATES_PER_PROBLEM} candidates")
         return None
@@ -236,6 +238,7 @@ class StandardCompiler:
     def problems(self, count: int, start: int = 0) -> Iterator[Problem]:
         """`count` verified problems, indices from `start`, in index order."""
         taken: set[str] = set()
+        told: Counter = Counter()  # the tellings of the problems made so far, which a new one avoids
         made = 0
         index = start
         while made < count:
@@ -247,9 +250,10 @@ class StandardCompiler:
             while pending:
                 candidates = []
                 for i in pending:
-                    candidate = self._candidate(i, rngs[i], taken)
+                    candidate = self._candidate(i, rngs[i], taken, told)
                     if candidate is not None:
                         taken.add(candidate.key)
+                        told[candidate.telling] += 1
                         candidates.append(candidate)
                     elif not made and not accepted and not candidates:
                         # The first problem found nothing in its whole budget: the standard cannot make
@@ -266,6 +270,9 @@ class StandardCompiler:
                     else:
                         self._reject(verdict)
                         taken.discard(candidate.key)
+                        told[candidate.telling] -= 1
+                        if not told[candidate.telling]:
+                            del told[candidate.telling]
                         pending.append(candidate.index)
             followups = self._followups([accepted[i] for i in indices if i in accepted])
             for i in indices:

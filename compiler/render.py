@@ -9,13 +9,15 @@ said exactly once and nothing else is.
 
 from __future__ import annotations
 
+import math
 import random
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import NamedTuple
 from fractions import Fraction
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import inflect
 import jinja2
@@ -50,6 +52,8 @@ from mathcamps.compiler.frames import (
 __all__ = ["ANY_SHAPE", "TemplateError", "shape_of", "templates_dir"]
 
 _ENGINE = inflect.engine()
+RETELLINGS = 6  # draws of frame and theme before a statement that repeats a told one is kept
+_PRONOUN_WORDS = re.compile(r"\b(?:[Ss]he|[Hh]e|[Hh]er|[Hh]im|[Hh]is|[Hh]ers|[Hh]erself|[Hh]imself)\b")
 _MARK = re.compile("\x00(\\d+)(?::(\\d+|s))?\x00")  # a literal, and the places to pad it to (s: a superscript)
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _FROM_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
@@ -220,8 +224,7 @@ def _compiled(path: Path) -> tuple[tuple[CompiledFrame, ...], tuple[CompiledFram
                 uses |= meta.find_undeclared_variables(_ENV.parse(frame.referent))
             shape = frame_shape(frame.shape, path, frame.id)
             needs = frozenset(frames.needs if frame.needs is None else frame.needs)
-            # A frame's id still marks it until every step frame follows denotations and tags only.
-            marks = frozenset([frame.denotes or frames.denotes, *frame.tags, frame.id])
+            marks = frozenset([frame.denotes or frames.denotes, *frame.tags])
         key = f"{path.stem}/{frame.id}"
         size = frame.size or frames.size
         uses = frozenset(uses) - set(_ENV.globals)
@@ -240,6 +243,7 @@ class Renderer:
         self.vocabulary: Vocabulary = load_vocabulary(vocabulary)
         themes = self.vocabulary.themes
         self._labels = {name: labels(theme) for name, theme in themes.items()}
+        self._names = re.compile(r"\b(?:" + "|".join(re.escape(p.name) for p in self.vocabulary.people) + r")\b")
         wanted = set(spec.themes)
         unknown = sorted(wanted - set(themes) - {mark for marks in self._labels.values() for mark in marks})
         if unknown:
@@ -252,9 +256,10 @@ class Renderer:
         self.forbidden = []
         for rule in self.vocabulary.forbid:
             try:
-                self.forbidden.append((re.compile(rule.says), _ENV.compile_expression(rule.when), rule.why))
+                condition = _ENV.compile_expression(rule.when)
             except jinja2.TemplateSyntaxError as error:
                 raise TemplateError(f"{vocabulary}: forbid: {rule.when!r}: {error.message}") from None
+            self.forbidden.append((re.compile(rule.says), condition, rule))
         # The roles quantities may have: the vocabulary's, and those a frames file adds.
         self.sizes = dict(self.vocabulary.sizes)
         for source in self.sources:
@@ -345,12 +350,14 @@ class Renderer:
     def shapes(self) -> set[str]:
         return set(self.by_shape)
 
-    def render(self, program: Program, rng: random.Random, answer=None) -> Rendered:
+    def render(self, program: Program, rng: random.Random, answer=None, told: AbstractSet[str] = frozenset()) -> Rendered:
         """A statement for the program, with the provenance of each span; Unfaithful if it fails the check.
 
         A frame is chosen among those of the program's shape whose condition holds, then a theme
         among those it may be told with. `answer` is what the frames' `when` conditions may test,
-        with the numbers."""
+        with the numbers. A statement whose telling (see `telling`) is in `told` is drawn again, up
+        to RETELLINGS times in all, so that a standard's problems read differently, not only in
+        their numbers and names."""
         shape = shape_of(program)
         candidates = self.by_shape.get(shape) or self.by_shape.get(ANY_SHAPE)
         if not candidates:
@@ -375,20 +382,44 @@ class Renderer:
             raise Unfaithful(
                 f"render: no frame for shape {shape!r} has a size that fits these numbers ({', '.join(roles) or 'themes'})"
             )
-        compiled, themes = fitting[rng.choice(list(fitting))]
-        return self._render(program, compiled, rng.choice(themes), rng, answer)
+        for _ in range(RETELLINGS):
+            compiled, themes = fitting[rng.choice(list(fitting))]
+            rendered = self._render(program, compiled, rng.choice(themes), rng, answer)
+            if self.telling(rendered) not in told:
+                break
+        return rendered
+
+    def telling(self, rendered: Rendered) -> str:
+        """The statement as a reader tells problems apart: its numbers as #, the people's names as @
+        and their pronouns as ~ (the same telling with other numbers or people is no new text)."""
+        text = list(rendered.statement)
+        for span in rendered.spans:
+            if span.source != "question":
+                text[span.start : span.end] = "#".ljust(span.end - span.start, "\0")
+        masked = "".join(text).replace("\0", "")
+        return _PRONOUN_WORDS.sub("~", self._names.sub("@", masked))
 
     def _theme_size(self, theme: str) -> str | None:
         return None if theme == THEMELESS else self.vocabulary.themes[theme].get("size")
 
-    def check_allowed(self, statement: str, program: Program, answer) -> None:
-        """Unfaithful if the statement is one the vocabulary forbids for these numbers (`forbid`)."""
+    def forbids(self, statement: str, program: Program, answer, theme: str) -> str | None:
+        """Why the vocabulary forbids this statement told with this theme (`forbid`), or None."""
         values = None
-        for pattern, condition, why in self.forbidden:
-            if pattern.search(statement):
+        for pattern, condition, rule in self.forbidden:
+            if rule.stories and theme == THEMELESS:
+                continue
+            for match in pattern.finditer(statement):
                 values = values or condition_values(program, answer)
-                if condition(**values):
-                    raise Unfaithful(f"render: {why}")
+                groups = {f"g{i}": _said_group(group) for i, group in enumerate(match.groups(), 1)}
+                if condition(**values, **groups, gcd=math.gcd):
+                    return rule.why
+        return None
+
+    def check_allowed(self, statement: str, program: Program, answer, theme: str) -> None:
+        """Unfaithful if the statement is one the vocabulary forbids for these numbers."""
+        why = self.forbids(statement, program, answer, theme)
+        if why is not None:
+            raise Unfaithful(f"render: {why}")
 
     def fits(self, role: str | None, numbers, answer) -> bool:
         """Whether every number and the answer fit the range of a size role (any, for no role)."""
@@ -465,13 +496,14 @@ class Renderer:
             context["referent"] = parent.referent.render(context)
         context["new"] = [Quantity(i, literals[i].value) for i in range(first_new, len(literals))]
         context["n"] = context["new"][0]
+        context.update(answer=answer, before=before)  # what its `when` sees, for its words too
         try:
             story, question, unit = _say(template, context, f"step frame {step_frame.id} with theme {rendered.theme}")
             statement, spans = _written(story, question, literals)
             check_step_faithful(
                 statement, spans, [n.value for n in literals], first_new, unit, self.refused[key.partition("/")[0]]
             )
-            self.check_allowed(statement, program, answer)
+            self.check_allowed(statement, program, answer, rendered.theme)
         except Unfaithful as error:
             raise Unfaithful(f"{error} (step frame {key}, {self.location(key)})") from None
         return Rendered(statement, key, rendered.theme, spans)
@@ -483,10 +515,11 @@ class Renderer:
         state = rng.getstate()
         literals = program.literals()
         context = self._context(theme_name, program, literals, rng)
+        context["answer"] = answer  # what its `when` sees, for its words too
         try:
             story, question, unit = _say(template, context, f"frame {frame.id} with theme {theme_name}")
             rendered = _resolve(story, question, unit, literals, frame_key, theme_name, self.refused[frame_key.partition("/")[0]])
-            self.check_allowed(rendered.statement, program, answer)
+            self.check_allowed(rendered.statement, program, answer, theme_name)
         except Unfaithful as error:
             raise Unfaithful(f"{error} (frame {frame_key}, {self.location(frame_key)})") from None
         rendered.state = state
@@ -576,6 +609,13 @@ def _numbers_in(answer) -> list:
     if isinstance(answer, (tuple, list)):
         return [number for part in answer for number in _numbers_in(part)]
     return []
+
+
+def _said_group(group: str | None):
+    """A group a forbid rule's pattern matched: its number where it says one, else its text."""
+    if group is not None and re.fullmatch(r"\d+", group):
+        return int(group)
+    return group
 
 
 def condition_values(program: Program, answer) -> dict:

@@ -4,6 +4,7 @@ statements are data, and `frames check` knows every shape a grammar derives."""
 from __future__ import annotations
 
 import random
+from fractions import Fraction
 import shutil
 from pathlib import Path
 
@@ -115,3 +116,56 @@ def test_a_statement_the_vocabulary_forbids_is_refused(tmp_path):
     assert "used some" in renderer.render(parse_program("let a = 8 - 3\nask a"), random.Random(0), answer=5).statement
     with pytest.raises(Unfaithful, match="some that is zero"):
         renderer.render(parse_program("let a = 8 - 8\nask a"), random.Random(0), answer=0)
+
+
+def test_a_step_frame_follows_what_a_frame_denotes_and_its_tags_never_its_id(tmp_path):
+    _vocabulary(tmp_path)
+    (tmp_path / "steps.yaml").write_text(
+        'unit: "{{ nouns }}"\nneeds: things\nsize: held\ndenotes: have\nframes:\n'
+        '  - {id: child, tags: [past], shape: "let a = N + N\\nask a", story: "{{ name }} had {{ count(n1, noun) }} '
+        'and found {{ n2 }} more.", question: "How many {{ nouns }} did {{ name }} have?"}\n'
+        'steps:\n'
+        '  - {id: by-denotation, step: "A + N", after: [have*], story: "Then {{ name }} found {{ n }} more.", question: "How many now?"}\n'
+        '  - {id: by-tag, step: "A + N", after: [past], story: "Later {{ name }} found {{ n }} more.", question: "How many now?"}\n'
+        '  - {id: not-past, step: "A + N", after: [have, "!past"], story: "Now {{ name }} finds {{ n }} more.", question: "How many now?"}\n'
+        '  - {id: by-id, step: "A + N", after: [child], story: "{{ name }} got {{ n }} more.", question: "How many now?"}\n'
+    )
+    renderer = Renderer(RenderSpec(frames="steps"), tmp_path)
+    followed = {key.split("/")[1]: [f.frame.id for f in after] for key, after in renderer.followed.items()}
+    assert followed == {"by-denotation": ["child"], "by-tag": ["child"], "not-past": [], "by-id": []}
+
+
+def test_a_fraction_in_a_story_is_in_lowest_terms_and_a_bare_exercise_may_say_any(tmp_path):
+    _vocabulary(tmp_path, "forbid:\n" + (templates_dir() / "vocabulary.yaml").read_text().split("\nforbid:\n")[1].split("\n\n")[0] + "\n")
+    (tmp_path / "story.yaml").write_text(
+        'unit: "of the cake"\nneeds: things\nframes:\n'
+        '  - {id: cake, shape: "let a = N / N\\nask a", story: "{{ name }} ate {{ n1 }}/{{ n2 }} of a cake.", '
+        'question: "How much of the cake did {{ name }} eat?"}\n'
+    )
+    (tmp_path / "bare.yaml").write_text(
+        'unit: ""\nneeds: []\nframes:\n'
+        '  - {id: plain, shape: "let a = N / N\\nask a", story: "Write {{ n1 }}/{{ n2 }} in lowest terms.", '
+        'question: "What is the fraction?"}\n'
+    )
+    story, bare = Renderer(RenderSpec(frames="story"), tmp_path), Renderer(RenderSpec(frames="bare"), tmp_path)
+    halves, quarters = parse_program("let a = 1 / 2\nask a"), parse_program("let a = 2 / 4\nask a")
+    assert "ate 1/2 of a cake" in story.render(halves, random.Random(0), answer=Fraction(1, 2)).statement
+    with pytest.raises(Unfaithful, match="not in lowest terms"):
+        story.render(quarters, random.Random(0), answer=Fraction(1, 2))
+    assert "Write 2/4 in lowest terms" in bare.render(quarters, random.Random(0), answer=Fraction(1, 2)).statement
+
+
+def test_a_statement_that_repeats_a_told_one_is_drawn_again(tmp_path):
+    _vocabulary(tmp_path)
+    (tmp_path / "told.yaml").write_text(
+        'unit: "{{ nouns }}"\nneeds: big\nframes:\n'
+        '  - {id: found, shape: "let a = N + N\\nask a", story: "{{ name }} had {{ count(n1, noun) }} and found '
+        '{{ n2 }} more.", question: "How many {{ nouns }} does {{ name }} have?"}\n'
+        '  - {id: given, shape: "let a = N + N\\nask a", story: "{{ name }} had {{ count(n1, noun) }}. {{ name2 }} gave '
+        '{{ obj }} {{ n2 }} more.", question: "How many {{ nouns }} does {{ name }} have now?"}\n'
+    )
+    renderer = Renderer(RenderSpec(frames="told"), tmp_path)
+    first = renderer.render(parse_program("let a = 3 + 4\nask a"), random.Random(0), answer=7)
+    told = {renderer.telling(first)}
+    again = [renderer.render(parse_program("let a = 5 + 2\nask a"), random.Random(s), answer=7, told=told) for s in range(20)]
+    assert {r.frame for r in again} == {"told/given", "told/found"} - {first.frame}
