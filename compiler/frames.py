@@ -15,12 +15,13 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mathcamps.errors import MathcampsError
 from mathcamps.files import read_yaml
 from mathcamps.language import ProgramError, format_expr, format_program, parse_program
 from mathcamps.registry import format_validation_error
+from mathcamps.strict import Strict
 
 ANY_SHAPE = "*"  # a frame for any shape that has no frame of its own (e.g. one that shows the expression)
 THEMELESS = "none"  # the theme of a frame that needs none (its words are all its own)
@@ -37,27 +38,29 @@ class TemplateError(MathcampsError):
     """A frames or vocabulary file that is malformed."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 def _listed(value):
     return [value] if isinstance(value, str) else value
 
 
-class Size(_Strict):
+class Size(Strict):
     """The plausible size of a quantity in one role: how many a child has, a tabletop's side."""
 
     min: float = 0
     max: float
 
 
-class Frame(_Strict):
+class _Told(Strict):
+    """What every frame and step frame has: an id, its words, and the unit its question asks in."""
+
     id: str
-    shape: str = Field(description="the program it tells, numbers written N: `let a = N + N\\nask a`, or `*`")
     story: str
     question: str
     unit: str | None = None
+
+
+class Frame(_Told):
+    shape: str = Field(description="the program it tells, numbers written N: `let a = N + N\\nask a`, or `*`")
     needs: list[str] | None = Field(
         default=None, description="kinds or tags of theme it can be told with (any of them); default: the file's"
     )
@@ -86,19 +89,15 @@ class Frame(_Strict):
     _needs = field_validator("needs", mode="before")(_listed)
 
 
-class StepFrame(_Strict):
+class StepFrame(_Told):
     """How the story of a problem goes on by one step: an incremental follow-up's words."""
 
-    id: str
     step: str = Field(description="the added step as an expression of the asked quantity A and numbers N: `A + N`")
     after: list[str] = Field(
         default=["*"],
         description="what the frames it reads right after denote, or their tags (patterns like `have*`; "
         "`!total` for none of those)",
     )
-    story: str
-    question: str
-    unit: str | None = None
     size: str | None = Field(
         default=None, description="the role of its new numbers and new answer (see Frame.size); default: the file's"
     )
@@ -111,7 +110,7 @@ class StepFrame(_Strict):
     _after = field_validator("after", mode="before")(_listed)
 
 
-class FrameFile(_Strict):
+class FrameFile(Strict):
     unit: str
     needs: list[str] = Field(default_factory=list, description="the kinds of theme its frames need unless they say")
     denotes: str = Field(default="value", description="what its frames' answers denote unless they say")
@@ -128,7 +127,7 @@ class FrameFile(_Strict):
     _needs = field_validator("needs", mode="before")(_listed)
 
 
-class Forbidden(_Strict):
+class Forbidden(Strict):
     """A statement no frame may write: one that says `says` (a regular expression) where `when` (a
     condition on the numbers n1, n2, ... and the answer, and on the groups g1, g2, ... of what
     `says` matched, with gcd) holds."""
@@ -150,12 +149,12 @@ class Forbidden(_Strict):
         return says
 
 
-class Person(_Strict):
+class Person(Strict):
     name: str
     pronoun: str = Field(pattern="^(she|he)$")
 
 
-class Vocabulary(_Strict):
+class Vocabulary(Strict):
     people: list[Person] = Field(min_length=2)
     refuse: list[str] = Field(
         min_length=1,
@@ -187,7 +186,7 @@ class Vocabulary(_Strict):
 _PLACES = re.compile(r"\{(sentence|old|new)\}")
 
 
-class Rephrasings(_Strict):
+class Rephrasings(Strict):
     """How a counterfactual says what changed (templates/followups.yaml)."""
 
     story: list[str] = Field(min_length=1, description="when the changed number is in the story: {sentence}, {old}, {new}")

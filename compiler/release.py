@@ -26,7 +26,7 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mathcamps import __version__
 from mathcamps.errors import MathcampsError
@@ -34,6 +34,7 @@ from mathcamps.files import AtomicFolder, as_it_was
 from mathcamps.language import grammar_dir
 from mathcamps.records import SCHEMA_VERSION, Problem, ProblemKind
 from mathcamps.registry import Registry, Standard, format_validation_error, load_definition
+from mathcamps.strict import Strict
 
 from mathcamps.compiler.pipeline import ShortOfProblems, StandardCompiler, Stats, inputs_of
 
@@ -61,11 +62,7 @@ class ReleaseError(MathcampsError):
 # ---------------------------------------------------------------- the manifest
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FileEntry(_Strict):
+class FileEntry(Strict):
     """One file of a release: its sha256, its size, and its number of records (lines) if it holds records."""
 
     sha256: str
@@ -73,7 +70,7 @@ class FileEntry(_Strict):
     records: int | None = None
 
 
-class StandardEntry(_Strict):
+class StandardEntry(Strict):
     """One standard of a release: what versions it and what it gave."""
 
     id: str
@@ -98,7 +95,7 @@ class StandardEntry(_Strict):
         return sum(sum(kinds.values()) for kinds in self.counts.values())
 
 
-class Manifest(_Strict):
+class Manifest(Strict):
     """What made a release and what it holds. Nothing here depends on the clock or the machine."""
 
     schema_version: int = MANIFEST_SCHEMA_VERSION

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict
-
 from mathcamps.answers import AnswerKind
+from mathcamps.strict import Strict
 
 SCHEMA_VERSION = 1
 
@@ -17,11 +16,8 @@ class ProblemKind(str, Enum):
     counterfactual = "counterfactual"
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Span(_Record):
+class Span(Strict):
     """A stretch of the statement and the program part it says: `literal 2`, `question`."""
 
     start: int
@@ -29,14 +25,14 @@ class Span(_Record):
     source: str
 
 
-class Verdicts(_Record):
+class Verdicts(Strict):
     """What each solver said: sympy's exact answer, z3's proof status."""
 
     sympy: str
     z3: str
 
 
-class Provenance(_Record):
+class Provenance(Strict):
     """How the statement was written: the frame, the theme, and which span came from which node."""
 
     frame: str
@@ -44,7 +40,7 @@ class Provenance(_Record):
     spans: list[Span]
 
 
-class Problem(_Record):
+class Problem(Strict):
     """One verified problem."""
 
     schema_version: int = SCHEMA_VERSION

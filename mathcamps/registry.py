@@ -9,12 +9,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from mathcamps.answers import AnswerKind
 from mathcamps.errors import MathcampsError
 from mathcamps.files import read_yaml
 from mathcamps.language import Grammar, load_grammar
+from mathcamps.strict import Strict
 
 DOMAINS = {
     "CC": "Counting and Cardinality",
@@ -35,11 +36,8 @@ class DefinitionError(MathcampsError):
     """A standard definition that is missing, malformed or inconsistent."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Range(_Strict):
+class Range(Strict):
     """Inclusive bounds on a set of values; literals drawn from it have `places` decimal places."""
 
     min: int
@@ -50,7 +48,7 @@ class Range(_Strict):
         return self.min <= value <= self.max
 
 
-class AnswerSpec(_Strict):
+class AnswerSpec(Strict):
     """The kind of the answer and the range it must lie in (not used for comparisons)."""
 
     kind: AnswerKind
@@ -64,14 +62,14 @@ class AnswerSpec(_Strict):
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
 
-class FractionSpec(_Strict):
+class FractionSpec(Strict):
     """What a fraction may be: a quotient of two literals, such as 3 / 4."""
 
     whole: bool = Field(default=True, description="a fraction may equal a whole number (6/2, 4/4)")
     improper: bool = Field(default=True, description="a fraction may be greater than 1 (7/4)")
 
 
-class RenderSpec(_Strict):
+class RenderSpec(Strict):
     """Which frames and vocabulary turn this standard's programs into text."""
 
     frames: str | list[str] = Field(description="frames file(s) in templates/, without .yaml")
@@ -90,7 +88,7 @@ class RenderSpec(_Strict):
         return [self.frames] if isinstance(self.frames, str) else list(self.frames)
 
 
-class Definition(_Strict):
+class Definition(Strict):
     """What a standard's YAML file declares."""
 
     id: str = Field(pattern=r"^(K|[1-8])\.[A-Z]+\.[A-Z]\.\d+$")
