@@ -85,7 +85,8 @@ class StandardEntry(Strict):
     requested: int = Field(description="originals asked for")
     compiled: dict[str, int] = Field(description="records the compiler made, by kind")
     duplicates: dict[str, int] = Field(
-        description="records dropped because an earlier original has the same program and statement"
+        description="records dropped because an earlier original has the same program and statement, or an "
+        "earlier follow-up (of another standard) the same statement"
     )
     candidates: int
     rejections: dict[str, int] = Field(description="rejected candidates and number draws, by reason")
@@ -402,6 +403,7 @@ def _build(standards, target, force, inputs, name, version, per_standard, seed, 
     entries: list[StandardEntry] = []
     examples: dict[str, list[Problem]] = {}  # the first group of each grade, for the card
     seen: set[bytes] = set()
+    said: set[str] = set()  # the follow-ups written so far: no two in a release say the same words
     with AtomicFolder(target, force, inputs) as folder:
         (folder / DATA_DIR).mkdir()
         files = {split: RecordFile(folder / DATA_DIR / f"{split}.jsonl") for split in SPLITS}
@@ -419,6 +421,11 @@ def _build(standards, target, force, inputs, name, version, per_standard, seed, 
                     seen.add(key)
                     split = split_of(original.program, test_fraction)
                     for line in group:
+                        if line.parent is not None:
+                            if line.statement in said:  # an earlier standard asked it, word for word
+                                tally.duplicates[line.kind] += 1
+                                continue
+                            said.add(line.statement)
                         files[split].write(line.text)
                         tally.counts[split][line.kind] += 1
                     if standard.grade not in examples:

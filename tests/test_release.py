@@ -312,3 +312,31 @@ def test_diff_names_standards_added_removed_and_changed_with_counts(registry, tm
     result = runner.invoke(app, ["release", "diff", str(a), str(b)], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "removed" in result.output and "added" in result.output and "definition" in result.output
+
+
+def test_no_two_follow_ups_of_a_release_or_a_compile_say_the_same_words(registry, tmp_path):
+    """Standards that share a frames family can ask the same short step after different parents
+    ("That amount is paid in 6 equal monthly payments."): the release and the compiled file keep the
+    first and count the rest as duplicates."""
+    from collections import Counter
+
+    from mathcamps.compiler.emit import compile_standards
+    from mathcamps.compiler.pipeline import StandardCompiler
+
+    standards = registry.select(["4.MD.A.2-decimal", "5.NBT.B.7", "6.NS.B.3", "7.NS.A.3-decimal"])
+    made = Counter(p.statement for s in standards for p in StandardCompiler(s, 7).problems(25) if p.parent)
+    repeated = sum(n - 1 for n in made.values() if n > 1)
+    assert repeated >= 1  # the compilers alone, each on its own, do repeat one another
+
+    release = build_release(standards, tmp_path / "r", "shared", "0.1.0", 25, 7, test_fraction=0.2).path
+    records = _records(release, "train") + _records(release, "test")
+    followups = Counter(p.statement for p in records if p.parent)
+    assert max(followups.values()) == 1
+    manifest = read_manifest(release)
+    assert sum(e.duplicates["counterfactual"] + e.duplicates["incremental"] for e in manifest.standards) >= repeated
+
+    stats = compile_standards(standards, tmp_path / "c", 25, 7)
+    lines = [json.loads(line) for line in (tmp_path / "c" / "problems.jsonl").read_text().splitlines()]
+    compiled = Counter(r["statement"] for r in lines if r["parent"])
+    assert max(compiled.values()) == 1
+    assert sum(sum(s.followups.values()) for s in stats) == sum(compiled.values())
