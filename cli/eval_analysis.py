@@ -223,6 +223,66 @@ def dynamics_command(
         console.print(f"wrote the figure to {plot}", highlight=False)
 
 
+@eval_app.command("compare")
+@user_errors
+def compare_command(
+    results_a: Annotated[Path, typer.Argument(help="Results JSONL of run A (e.g. the base model).")],
+    results_b: Annotated[Path, typer.Argument(help="Results JSONL of run B (e.g. the instruction-tuned one).")],
+    run_a: Annotated[
+        Optional[str], typer.Option("--run-a", help="The run of RESULTS_A to compare (MODEL@REVISION), if it has several.")
+    ] = None,
+    run_b: Annotated[
+        Optional[str], typer.Option("--run-b", help="The run of RESULTS_B to compare (MODEL@REVISION), if it has several.")
+    ] = None,
+    plot: PlotFile = None,
+    json_out: JsonFile = None,
+    force: Force = False,
+) -> None:
+    """Per-standard accuracy of two runs on the same problems, B - A with a 95% bootstrap interval, an exact
+    McNemar test with Holm's correction, and the skills that gain and that lose."""
+    from mathcamps.evaluation.compare import ALPHA, compare, one_run
+    from mathcamps.evaluation.report import read_results
+
+    plot = _outputs(plot, json_out, force, [results_a, results_b])
+    a_name, a = one_run(read_results([results_a]), "a", results_a, run_a)
+    b_name, b = one_run(read_results([results_b]), "b", results_b, run_b)
+    if (results_a, a_name) == (results_b, b_name):
+        console.print(f"A and B are the same run ({a_name} of {results_a}): name two with --run-a and --run-b")
+        raise typer.Exit(1)
+    comparison = compare(a, b, a_name, b_name)
+    table = Table(title=f"B = {b_name} against A = {a_name} (problems both were asked)", expand=False)
+    for column in ("standard", "grade", "problems", "A", "B", "B - A", "95% interval", "gained", "lost", "p",
+                   "p (Holm)"):
+        table.add_column(column, justify="left" if column == "standard" else "right", no_wrap=True)
+    for row in [*comparison.standards, comparison.overall]:
+        gained = row.p_holm is not None and row.p_holm < ALPHA
+        table.add_row(
+            row.standard, row.grade, str(row.paired.problems), _percent(row.paired.accuracy_a),
+            _percent(row.paired.accuracy_b), _points(row.paired.delta),
+            f"{_points(row.low)} .. {_points(row.high)}", str(row.paired.gained), str(row.paired.lost),
+            _number(row.p), "" if row.p_holm is None else _number(row.p_holm),
+            style="bold" if row.standard == "all" else ("green" if gained and row.paired.delta > 0 else "red" if gained else None),
+        )
+    console.print(table)
+    for title, rows in (("gains", comparison.gains), ("losses", comparison.losses)):
+        listed = ", ".join(f"{r.standard} ({_points(r.paired.delta)})" for r in rows)
+        console.print(f"{title} (Holm-corrected p < {ALPHA:g}): {listed or 'none'}", highlight=False)
+    if json_out is not None:
+        from mathcamps.evaluation.figures import save_json
+
+        save_json(comparison.to_json(), json_out)
+        console.print(f"wrote the comparison as JSON to {json_out}", highlight=False)
+    if plot is not None:
+        from mathcamps.evaluation.compare import plot as draw
+
+        draw(comparison, plot)
+        console.print(f"wrote the figure to {plot}", highlight=False)
+
+
+def _points(difference: float) -> str:
+    return f"{100 * difference:+.1f}"
+
+
 def _tokens(count: int) -> str:
     for unit, size in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
         if count >= size:
