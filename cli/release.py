@@ -168,7 +168,7 @@ def diff_command(
 @user_errors
 def export_command(
     folder: Annotated[Path, typer.Argument(help="A release folder, NAME-X.Y.Z.")],
-    format_: Annotated[str, typer.Option("--format", help="mathcamps-v1, hf or lm-eval.")],
+    format_: Annotated[str, typer.Option("--format", help="mathcamps-v1, hf, lm-eval or train.")],
     out: Annotated[
         Optional[Path], typer.Option("--out", help="Folder to write (default: beside the release, NAME-X.Y.Z-FORMAT).")
     ] = None,
@@ -178,10 +178,15 @@ def export_command(
     task_prefix: Annotated[
         Optional[str], typer.Option("--task-prefix", help="lm-eval: group and task name prefix (default: the release name).")
     ] = None,
+    order: Annotated[
+        Optional[str], typer.Option("--order", help="train: curriculum, reverse, interleaved or random.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="train: the seed of the random order.")] = 0,
 ) -> None:
-    """Write a release for other tools: MathCAMPS v1 JSON, Hugging Face datasets, or lm-evaluation-harness tasks."""
+    """Write a release for other tools: MathCAMPS v1 JSON, Hugging Face datasets, lm-evaluation-harness tasks,
+    or a training stream of its train split in a declared order."""
     from mathcamps.compiler.export import export_release
 
-    result = export_release(folder, format_, out, force, parquet, split, task_prefix)
+    result = export_release(folder, format_, out, force, parquet, split, task_prefix, order, seed)
     console.print(_files_table(f"{format_} export", result.files))
     console.print(f"wrote {result.path}", highlight=False)

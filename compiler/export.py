@@ -35,6 +35,7 @@ from mathcamps.legacy import format_legacy
 from mathcamps.records import Problem
 
 from mathcamps.compiler.card import FEATURES, hub_header
+from mathcamps.compiler.stream import ORDERS, write_stream
 from mathcamps.compiler.release import (
     CARD_FILE,
     DATA_DIR,
@@ -47,7 +48,7 @@ from mathcamps.compiler.release import (
     write_file,
 )
 
-FORMATS = ("mathcamps-v1", "hf", "lm-eval")
+FORMATS = ("mathcamps-v1", "hf", "lm-eval", "train")
 
 
 @dataclass
@@ -94,6 +95,8 @@ def export_release(
     parquet: bool = False,
     split: str = "test",
     task_prefix: str | None = None,
+    order: str | None = None,
+    seed: int = 0,
 ) -> Export:
     """Writes the release at `folder` in `format` to `out` (default: beside it, `NAME-X.Y.Z-FORMAT`)."""
     if format not in FORMATS:
@@ -102,13 +105,21 @@ def export_release(
         raise ReleaseError("--parquet: only the hf format writes Parquet")
     if split not in SPLITS:
         raise ReleaseError(f"--split {split!r}: one of {', '.join(SPLITS)}")
+    if (order is not None) != (format == "train"):
+        raise ReleaseError("--order: the train format needs one (curriculum, reverse, interleaved or random), "
+                           "and only it takes one")
+    if format == "train" and order not in ORDERS:
+        raise ReleaseError(f"--order {order!r}: one of {', '.join(ORDERS)}")
     manifest = check_release(folder)
-    out = out or default_out(folder, format)
+    out = out or default_out(folder, format if order is None else f"{format}-{order}")
     with AtomicFolder(out, force, [folder]) as target:
         if format == "mathcamps-v1":
             files = _write_v1(folder, manifest, target)
         elif format == "hf":
             files = _write_hf(folder, manifest, target, parquet)
+        elif format == "train":
+            release_sha256 = hashlib.sha256((folder / MANIFEST_FILE).read_bytes()).hexdigest()
+            files = write_stream(folder, manifest, release_sha256, target, order, seed)
         else:
             files = _write_lm_eval(folder, manifest, target, split, task_prefix)
         files[MANIFEST_FILE] = _copy(folder / MANIFEST_FILE, target / MANIFEST_FILE)

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mathcamps.dialogue import DELIMITER, block
 from mathcamps.errors import MathcampsError
 
 SYSTEM = (
@@ -36,7 +37,6 @@ EXAMPLE_SOLUTION = (
     "### Answer: 144"
 )
 
-DELIMITER = "@@@"  # ends a message in the completion layout: a model that writes it has ended its turn
 # The end of an answer line: the marker, something after it, then a newline.
 _ANSWER_LINE = re.compile(r"###\s*Answer\s*:[ \t]*\S[^\n]*\n")
 # Bumped whenever the stopping or trimming rule changes: it is part of a run's settings hash.
@@ -101,8 +101,7 @@ def without_system(messages: list[Message]) -> list[Message]:
 
 def completion_text(messages: list[Message]) -> str:
     """The plain-text prompt of a dialogue for a model without a chat template."""
-    blocks = [f"|{m['role']}| {m['content']}\n{DELIMITER}\n" for m in messages]
-    return "".join(blocks) + "|assistant|"
+    return "".join(block(m["role"], m["content"]) for m in messages) + "|assistant|"
 
 
 def response_ended(text: str) -> bool:
