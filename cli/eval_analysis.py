@@ -167,7 +167,7 @@ def dynamics_command(
     grammars: GrammarsDir = None,
 ) -> None:
     """Learning curves over checkpoints, each standard's emergence point, and its rank correlation with grade."""
-    from mathcamps.evaluation.dynamics import MEASURES, analyse
+    from mathcamps.evaluation.dynamics import analyse
     from mathcamps.evaluation.report import read_results
 
     plot = _outputs(plot, json_out, force, results)
@@ -177,6 +177,25 @@ def dynamics_command(
     if not dynamics.models:
         console.print("no original problems in the files given")
         raise typer.Exit(1)
+    print_dynamics(dynamics, permutations, seed)
+    if json_out is not None:
+        from mathcamps.evaluation.figures import save_json
+
+        save_json(dynamics.to_json(), json_out)
+        console.print(f"wrote the dynamics as JSON to {json_out}", highlight=False)
+    if plot is not None:
+        from mathcamps.evaluation.dynamics import plot as draw
+
+        draw(dynamics, plot)
+        console.print(f"wrote the figure to {plot}", highlight=False)
+
+
+def print_dynamics(dynamics, permutations: int, seed: int) -> None:
+    """Each model's emergence table, its correlation with grade and prerequisite order, and the
+    agreement of the models' emergence orders."""
+    from mathcamps.evaluation.dynamics import MEASURES
+
+    threshold, relative = dynamics.threshold, dynamics.relative
     for model in dynamics.models:
         table = Table(title=f"{model.model}: emergence (threshold {threshold:g}, relative {relative:g} of final)")
         for column in ("standard", "grade", "final", "absolute", "relative"):
@@ -211,16 +230,6 @@ def dynamics_command(
         for a in dynamics.agreements:
             agreement.add_row(a.measure, a.first, a.second, str(a.n), _number(a.rho))
         console.print(agreement)
-    if json_out is not None:
-        from mathcamps.evaluation.figures import save_json
-
-        save_json(dynamics.to_json(), json_out)
-        console.print(f"wrote the dynamics as JSON to {json_out}", highlight=False)
-    if plot is not None:
-        from mathcamps.evaluation.dynamics import plot as draw
-
-        draw(dynamics, plot)
-        console.print(f"wrote the figure to {plot}", highlight=False)
 
 
 @eval_app.command("compare")

@@ -219,10 +219,12 @@ from mathcamps.cli import eval_run  # noqa: E402,F401
 from mathcamps.cli.eval_analysis import dynamics_command  # noqa: E402
 from mathcamps.cli.evaluate import eval_app  # noqa: E402
 from mathcamps.cli.frames import frames_app  # noqa: E402
+from mathcamps.cli.lab import lab_app  # noqa: E402
 from mathcamps.cli.release import export_command, release_app  # noqa: E402
 
 app.add_typer(release_app, name="release")
 app.command("export")(export_command)
 app.add_typer(eval_app, name="eval")
 app.add_typer(frames_app, name="frames")
+app.add_typer(lab_app, name="lab")
 app.command("dynamics")(dynamics_command)

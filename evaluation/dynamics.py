@@ -409,3 +409,34 @@ def plot(dynamics: Dynamics, path: Path) -> None:
     figure.tight_layout()
     save_figure(figure, path, dpi=110)
     plt.close(figure)
+
+
+def plot_grades(dynamics: Dynamics, path: Path) -> None:
+    """One panel per model (a data order, in the lab): mean accuracy of each grade's standards at
+    each checkpoint, against training tokens, the emergence threshold dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    count = max(1, len(dynamics.models))
+    figure, axes = plt.subplots(1, count, figsize=(4.6 * count, 3.8), squeeze=False, sharey=True)
+    colors = plt.get_cmap("viridis")
+    for panel, model in zip(axes[0], dynamics.models):
+        by_grade: dict[str, list[Curve]] = {}
+        for curve in model.curves.values():
+            by_grade.setdefault(curve.grade, []).append(curve)
+        for grade in sorted(by_grade, key=grade_number):
+            curves = by_grade[grade]
+            points = list(zip(*(c.points for c in curves)))  # the checkpoints every curve of the grade has
+            tokens = [p[0].tokens for p in points]
+            mean = [sum(q.accuracy for q in p) / len(p) for p in points]
+            panel.plot(tokens, mean, marker="o", markersize=3, color=colors(grade_number(grade) / 8),
+                       label=f"grade {grade} ({len(curves)})")
+        panel.axhline(dynamics.threshold, color="grey", linestyle="--", linewidth=0.8)
+        panel.set(title=model.model, xlabel="training tokens", ylim=(-0.02, 1.02))
+        panel.legend(fontsize=7)
+    axes[0][0].set_ylabel("mean accuracy of the grade's standards")
+    figure.tight_layout()
+    save_figure(figure, path, dpi=110)
+    plt.close(figure)
