@@ -21,8 +21,8 @@ The choices, and why:
   with each checkpoint; a run that stops resumes from its last checkpoint and gives the same
   weights as one that did not stop.
 
-CPU by default (a `tiny` model learns the kindergarten skills in minutes on two cores); with CUDA
-the same command trains a Pythia-70M-sized model.
+CPU by default (a `tiny` model learns its first kindergarten skills in minutes on two cores); with
+CUDA the same command trains in bfloat16 autocast, and `--model pythia-70m` is Pythia-70M's shape.
 """
 
 from __future__ import annotations
@@ -311,7 +311,8 @@ def train(
         weights = 1.0 + (settings.answer_weight - 1.0) * torch.tensor(ws, dtype=torch.float32, device=device)[:, 1:]
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(step, settings)
-        logits = model(input_ids=batch[:, :-1]).logits
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+            logits = model(input_ids=batch[:, :-1]).logits
         each = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.size(-1)).float(), batch[:, 1:].reshape(-1), reduction="none"
         )
@@ -333,6 +334,8 @@ def train(
             _save_state(state_dir, model, tokenizer, optimizer, step, losses)
             model.train()
     seconds = time.perf_counter() - started
+    lab.update(seconds=seconds, tokens_per_second=trained / seconds if seconds else 0.0)
+    lab_file.write_text(json.dumps(lab, indent=2) + "\n")
     return TrainResult(
         cache_dir, repo_id, revisions, settings.tokens_per_step, lab["parameters"], seconds,
         trained / seconds if seconds else 0.0, losses,

@@ -121,3 +121,27 @@ def test_lab_run_trains_each_order_sweeps_its_checkpoints_and_compares_when_skil
     assert [m["model"] for m in dynamics["models"]] == ["lab/curriculum", "lab/reverse"]
     assert (out / "orders.png").read_bytes().startswith(b"\x89PNG")
     assert json.loads((out / "curriculum" / "stream" / "stream.json").read_text())["order"] == "curriculum"
+
+
+def test_a_short_seeded_run_learns_a_kindergarten_skill_far_above_chance(registry, tmp_path):
+    """K.NBT.A.1 (ten ones and some more ones: 11 to 19, so chance is 1 in 9): a tiny model trained
+    here for 400K tokens answers most of the held-out problems."""
+    release = build_release(registry.select(["K.NBT.A.1"]), tmp_path / "r", "teen", "0.1.0", 300, 2).path
+    stream = tmp_path / "stream"
+    export_release(release, "train", stream, order="random", seed=1)
+    settings = Settings(model="tiny", tokens=390 * 128 * 8, checkpoints=2, context=128, batch=8, seed=0)
+    trained = train(stream / "stream.jsonl", tmp_path / "run", "test/teen", settings)
+    (tmp_path / "prompt.json").write_text("[]")
+    results = tmp_path / "results.jsonl"
+    for revision in trained.revisions:
+        done = runner.invoke(app, ["eval", "run", "--release", str(release), "--model", "test/teen", "--revision",
+                                   revision, "--cache-dir", str(trained.cache_dir), "--backend", "hf", "--split",
+                                   "test", "--max-new-tokens", "8", "--prompt", str(tmp_path / "prompt.json"),
+                                   "--out", str(results)], env={"COLUMNS": "200", "HF_HUB_OFFLINE": "1"})
+        assert done.exit_code == 0, done.output
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    accuracy = {}
+    for revision in trained.revisions:
+        asked = [r for r in lines if r["revision"] == revision and r["kind"] == "original"]
+        accuracy[revision] = sum(r["verdict"] == "correct" for r in asked) / len(asked)
+    assert accuracy["step0"] < 1 / 9 and accuracy["step390"] > 0.5, accuracy
