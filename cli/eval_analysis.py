@@ -178,15 +178,20 @@ def dynamics_command(
         console.print("no original problems in the files given")
         raise typer.Exit(1)
     print_dynamics(dynamics, permutations, seed)
+    from mathcamps.evaluation.dynamics import plot as draw
+
+    _save("dynamics", dynamics, json_out, plot, draw)
+
+
+def _save(what: str, document, json_out: Path | None, plot: Path | None, draw) -> None:
+    """Writes a command's figures as JSON (`document.to_json()`) and its figure (`draw(document, path)`), if asked."""
     if json_out is not None:
         from mathcamps.evaluation.figures import save_json
 
-        save_json(dynamics.to_json(), json_out)
-        console.print(f"wrote the dynamics as JSON to {json_out}", highlight=False)
+        save_json(document.to_json(), json_out)
+        console.print(f"wrote the {what} as JSON to {json_out}", highlight=False)
     if plot is not None:
-        from mathcamps.evaluation.dynamics import plot as draw
-
-        draw(dynamics, plot)
+        draw(document, plot)
         console.print(f"wrote the figure to {plot}", highlight=False)
 
 
@@ -276,16 +281,9 @@ def compare_command(
     for title, rows in (("gains", comparison.gains), ("losses", comparison.losses)):
         listed = ", ".join(f"{r.standard} ({_points(r.paired.delta)})" for r in rows)
         console.print(f"{title} (Holm-corrected p < {ALPHA:g}): {listed or 'none'}", highlight=False)
-    if json_out is not None:
-        from mathcamps.evaluation.figures import save_json
+    from mathcamps.evaluation.compare import plot as draw
 
-        save_json(comparison.to_json(), json_out)
-        console.print(f"wrote the comparison as JSON to {json_out}", highlight=False)
-    if plot is not None:
-        from mathcamps.evaluation.compare import plot as draw
-
-        draw(comparison, plot)
-        console.print(f"wrote the figure to {plot}", highlight=False)
+    _save("comparison", comparison, json_out, plot, draw)
 
 
 def _points(difference: float) -> str:
