@@ -421,7 +421,7 @@ def plot_grades(dynamics: Dynamics, path: Path) -> None:
 
     count = max(1, len(dynamics.models))
     figure, axes = plt.subplots(1, count, figsize=(4.6 * count, 3.8), squeeze=False, sharey=True)
-    colors = plt.get_cmap("viridis")
+    colors = plt.get_cmap("tab10")  # nine grades, each its own hue
     for panel, model in zip(axes[0], dynamics.models):
         by_grade: dict[str, list[Curve]] = {}
         for curve in model.curves.values():
@@ -431,7 +431,7 @@ def plot_grades(dynamics: Dynamics, path: Path) -> None:
             points = list(zip(*(c.points for c in curves)))  # the checkpoints every curve of the grade has
             tokens = [p[0].tokens for p in points]
             mean = [sum(q.accuracy for q in p) / len(p) for p in points]
-            panel.plot(tokens, mean, marker="o", markersize=3, color=colors(grade_number(grade) / 8),
+            panel.plot(tokens, mean, marker="o", markersize=3, color=colors(grade_number(grade)),
                        label=f"grade {grade} ({len(curves)})")
         panel.axhline(dynamics.threshold, color="grey", linestyle="--", linewidth=0.8)
         panel.set(title=model.model, xlabel="training tokens", ylim=(-0.02, 1.02))

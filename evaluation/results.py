@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict
+from mathcamps.strict import Strict
 
 RESULTS_SCHEMA_VERSION = 2  # 2: `reason`, why an answer that was read is wrong (a hedge, an expression)
 
@@ -18,15 +18,13 @@ class Verdict(str, Enum):
     not_asked = "not-asked"  # a follow-up whose original the model got wrong: never put to it
 
 
-class Result(BaseModel):
+class Result(Strict):
     """One problem of a release, the model's response and its grade.
 
     `release` is the sha256 of the release's manifest.json and `settings` a hash of the prompt
     format and generation settings: with `model` and `revision` they say which run a line
     belongs to, so that a rerun skips what is done.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: int = RESULTS_SCHEMA_VERSION
     id: str
