@@ -34,26 +34,28 @@ def train_command(
 ) -> None:
     """Train a GPT-NeoX from scratch on a release's train stream in ORDER, saving checkpoints as revisions
     of a local hub cache that `eval sweep` and `dynamics` read."""
-    run_training(release, order, out, model, tokens, checkpoints, seed, name, context, batch, learning_rate,
-                 answer_weight, resume)
+    settings = _settings(model, tokens=tokens, checkpoints=checkpoints, context=context, batch=batch,
+                         learning_rate=learning_rate, answer_weight=answer_weight, seed=seed)
+    run_training(release, order, out, settings, model, name, resume)
 
 
-def run_training(release: Path, order: str, out: Path, model: str, tokens: int, checkpoints: int, seed: int,
-                 name: str | None, context: int, batch: int, learning_rate: float, answer_weight: float,
-                 resume: bool):
+def _settings(model: str, **values):
+    """The run's settings; a model given as CONFIG.json is recorded as `config` (its file is read at start)."""
+    from mathcamps.evaluation.train import Settings
+
+    return Settings(model="config" if model.endswith(".json") else model, **values)
+
+
+def run_training(release: Path, order: str, out: Path, settings, model: str, name: str | None, resume: bool):
     """Writes the stream (unless resuming) and trains on it; prints the checkpoints and how to sweep them."""
     from mathcamps.compiler.export import export_release
-    from mathcamps.evaluation.train import STREAM_DIR, Settings, TrainingError, train
+    from mathcamps.evaluation.train import STREAM_DIR, TrainingError, train
 
-    settings = Settings(
-        model=model if not model.endswith(".json") else "config", tokens=tokens, checkpoints=checkpoints,
-        context=context, batch=batch, learning_rate=learning_rate, answer_weight=answer_weight, seed=seed,
-    )
     stream = out / STREAM_DIR
     if not resume:
         if out.exists() and any(out.iterdir()):
             raise TrainingError(f"--out {out} exists and is not empty: train into a new folder, or pass --resume")
-        export_release(release, "train", stream, order=order, seed=seed)
+        export_release(release, "train", stream, order=order, seed=settings.seed)
     repo_id = name or f"lab/{order}"
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn()]
@@ -127,8 +129,9 @@ def run_command(
     tokens_per_step = None
     for order in chosen:
         console.rule(f"[bold]{order}")
-        trained = run_training(release, order, out / order, model, tokens, checkpoints, seed, None, 256, 16,
-                               learning_rate, answer_weight, False)
+        settings = _settings(model, tokens=tokens, checkpoints=checkpoints, learning_rate=learning_rate,
+                             answer_weight=answer_weight, seed=seed)
+        trained = run_training(release, order, out / order, settings, model, None, False)
         tokens_per_step = trained.tokens_per_step
         try:
             sweep_command(release=release, model=trained.repo_id, out=results, revisions=",".join(trained.revisions),

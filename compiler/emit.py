@@ -9,7 +9,7 @@ from mathcamps.files import OutputError, as_it_was, atomic_text, check_output
 from mathcamps.records import Problem
 from mathcamps.registry import Standard
 
-from mathcamps.compiler.pipeline import ShortOfProblems, StandardCompiler, Stats, inputs_of
+from mathcamps.compiler.pipeline import Said, ShortOfProblems, StandardCompiler, Stats, inputs_of
 
 PROBLEMS_FILE = "problems.jsonl"
 REPEATED = "duplicate follow-up: an earlier standard asks it word for word (not written)"
@@ -35,17 +35,15 @@ def compile_standards(
     check_output(target, force, [path for standard in standards for path in inputs_of(standard, templates)])
     compilers = [StandardCompiler(standard, seed, templates) for standard in standards]
     stats: list[Stats] = []
-    said: set[str] = set()  # the follow-ups written so far: no two in the file say the same words
+    said = Said()  # no two follow-ups of the file say the same words
     try:
         with atomic_text(target) as stream:
             for compiler in compilers:
                 for problem in compiler.problems(per_standard):
-                    if problem.parent is not None:
-                        if problem.statement in said:  # an earlier standard asked it, word for word
-                            compiler.stats.followups[problem.kind.value] -= 1
-                            compiler.stats.rejections[REPEATED] += 1
-                            continue
-                        said.add(problem.statement)
+                    if not said.first(problem):  # an earlier standard asked it, word for word
+                        compiler.stats.followups[problem.kind.value] -= 1
+                        compiler.stats.rejections[REPEATED] += 1
+                        continue
                     stream.write(problem.to_json())
                     stream.write("\n")
                     if on_problem:

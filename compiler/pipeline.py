@@ -98,6 +98,23 @@ class _Candidate:
 
 
 
+class Said:
+    """The follow-ups a file (or release) has written so far: a later standard's follow-up that says
+    the same words is not written again. Originals always are."""
+
+    def __init__(self) -> None:
+        self._statements: set[str] = set()
+
+    def first(self, record) -> bool:
+        """Whether `record` (anything with `parent` and `statement`) is to be written; notes it if so."""
+        if record.parent is None:
+            return True
+        if record.statement in self._statements:
+            return False
+        self._statements.add(record.statement)
+        return True
+
+
 class StandardCompiler:
     """Makes verified problems of one standard."""
 

@@ -36,7 +36,7 @@ from mathcamps.records import SCHEMA_VERSION, Problem, ProblemKind
 from mathcamps.registry import Registry, Standard, format_validation_error, load_definition
 from mathcamps.strict import Strict
 
-from mathcamps.compiler.pipeline import ShortOfProblems, StandardCompiler, Stats, inputs_of
+from mathcamps.compiler.pipeline import Said, ShortOfProblems, StandardCompiler, Stats, inputs_of
 
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
@@ -403,7 +403,7 @@ def _build(standards, target, force, inputs, name, version, per_standard, seed, 
     entries: list[StandardEntry] = []
     examples: dict[str, list[Problem]] = {}  # the first group of each grade, for the card
     seen: set[bytes] = set()
-    said: set[str] = set()  # the follow-ups written so far: no two in a release say the same words
+    said = Said()  # no two follow-ups of a release say the same words
     with AtomicFolder(target, force, inputs) as folder:
         (folder / DATA_DIR).mkdir()
         files = {split: RecordFile(folder / DATA_DIR / f"{split}.jsonl") for split in SPLITS}
@@ -421,11 +421,9 @@ def _build(standards, target, force, inputs, name, version, per_standard, seed, 
                     seen.add(key)
                     split = split_of(original.program, test_fraction)
                     for line in group:
-                        if line.parent is not None:
-                            if line.statement in said:  # an earlier standard asked it, word for word
-                                tally.duplicates[line.kind] += 1
-                                continue
-                            said.add(line.statement)
+                        if not said.first(line):  # an earlier standard asked it, word for word
+                            tally.duplicates[line.kind] += 1
+                            continue
                         files[split].write(line.text)
                         tally.counts[split][line.kind] += 1
                     if standard.grade not in examples:
