@@ -142,3 +142,61 @@ def test_a_hole_exponent_is_feasible_only_within_its_range():
     assert infeasibility(program, definition, [Range(min=2, max=4), Range(min=2, max=3)]) is None
     core = infeasibility(program, definition, [Range(min=5, max=9), Range(min=2, max=3)])
     assert core is not None and "values.max" in core
+
+
+class _Outer(BaseException):
+    """What a guard timer raises if a budget fails to stop its block (no `except Exception` catches it)."""
+
+
+def _guard(seconds: float):
+    import signal
+
+    def fire(signum, frame):
+        raise _Outer
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return previous
+
+
+def test_a_budget_stops_its_block_inside_a_longer_timer_and_the_longer_timer_goes_on():
+    import signal
+
+    from mathcamps.solvers.budget import OutOfBudget, time_budget
+
+    previous = _guard(30.0)
+    try:
+        with pytest.raises(OutOfBudget):
+            with time_budget(0.05):
+                while True:
+                    pass
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 30.0  # the longer timer runs on, with its own handler
+        with pytest.raises(_Outer):
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            while True:
+                pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_code_that_catches_every_exception_does_not_swallow_an_out_of_budget():
+    import signal
+
+    from mathcamps.solvers.budget import OutOfBudget, time_budget
+
+    previous = _guard(30.0)
+    caught = 0
+    try:
+        with pytest.raises(OutOfBudget):
+            with time_budget(0.05):
+                while True:
+                    try:
+                        sum(range(1000))
+                    except Exception:  # a library's fallback after a failed method
+                        caught += 1
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert caught == 0
