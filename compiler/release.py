@@ -33,7 +33,7 @@ from mathcamps.errors import MathcampsError
 from mathcamps.files import AtomicFolder, as_it_was
 from mathcamps.language import grammar_dir
 from mathcamps.records import SCHEMA_VERSION, Problem, ProblemKind
-from mathcamps.registry import Registry, Standard, format_validation_error, load_definition
+from mathcamps.registry import Registry, Standard, format_validation_error, grade_number, load_definition
 from mathcamps.strict import Strict
 
 from mathcamps.compiler.pipeline import Said, ShortOfProblems, StandardCompiler, Stats, inputs_of
@@ -438,15 +438,11 @@ def _build(standards, target, force, inputs, name, version, per_standard, seed, 
                 record_file.abandon()
             raise
         manifest = _manifest(name, version, seed, per_standard, test_fraction, entries, file_entries)
-        card = render_card(manifest, [examples[g] for g in sorted(examples, key=_grade_key)])
+        card = render_card(manifest, [examples[g] for g in sorted(examples, key=grade_number)])
         file_entries[CARD_FILE] = write_file(folder / CARD_FILE, card)
         manifest = manifest.model_copy(update={"files": dict(sorted(file_entries.items()))})
         write_file(folder / MANIFEST_FILE, manifest.to_json())
     return manifest
-
-
-def _grade_key(grade: str) -> int:
-    return 0 if grade == "K" else int(grade)
 
 
 def _entry(standard: Standard, stats: Stats, tally: _Tally, per_standard: int, templates: Path | None) -> StandardEntry:

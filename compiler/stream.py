@@ -25,7 +25,7 @@ from pathlib import Path
 
 from mathcamps.dialogue import answer_line, block
 from mathcamps.records import Problem
-from mathcamps.registry import default_registry
+from mathcamps.registry import default_registry, grade_number
 
 from mathcamps.compiler.release import DATA_DIR, FileEntry, Manifest, ReleaseError, write_file
 
@@ -57,7 +57,7 @@ def curriculum(manifest: Manifest) -> list[str]:
     """The release's standards in curriculum order: none before its prerequisites (of those in the
     release), and otherwise by grade, then in the release's order."""
     registry = default_registry()
-    place = {entry.id: (_grade(entry.grade), i) for i, entry in enumerate(manifest.standards)}
+    place = {entry.id: (grade_number(entry.grade), i) for i, entry in enumerate(manifest.standards)}
     needs = {
         s: {p for p in (registry.get(s).definition.prerequisites if s in registry.ids() else ()) if p in place}
         for s in place
@@ -71,10 +71,6 @@ def curriculum(manifest: Manifest) -> list[str]:
         ordered.append(chosen)
         del needs[chosen]
     return ordered
-
-
-def _grade(grade: str) -> int:
-    return 0 if grade == "K" else int(grade)
 
 
 def ordered_groups(groups: list[list[Problem]], standards: list[str], order: str, seed: int) -> list[list[Problem]]:

@@ -36,8 +36,9 @@ from pathlib import Path
 from typing import Iterable
 
 from mathcamps.errors import MathcampsError
+from mathcamps.registry import grade_number
 from mathcamps.evaluation.figures import save_figure
-from mathcamps.evaluation.report import ORIGINAL, Accuracy, grade_number
+from mathcamps.evaluation.report import ORIGINAL, Accuracy
 from mathcamps.evaluation.results import Result
 
 PYTHIA_TOKENS_PER_STEP = 2_097_152  # 1024 sequences x 2048 tokens

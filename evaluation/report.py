@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from mathcamps.errors import MathcampsError
 from mathcamps.files import json_lines
+from mathcamps.registry import grade_number
 from mathcamps.evaluation.figures import save_figure, save_json
 from mathcamps.evaluation.results import Result, Verdict
 
@@ -45,11 +46,6 @@ def read_results(paths: Iterable[Path]) -> list[Result]:
                     f"{path}:{number}: not a result line of the results schema: {_field_errors(error)}"
                 ) from None
     return results
-
-
-def grade_number(grade: str) -> int:
-    """A grade as a number: K is 0."""
-    return 0 if grade == "K" else int(grade)
 
 
 def curriculum_order(standard: str, grade: str) -> tuple[int, str]:

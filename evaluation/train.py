@@ -27,7 +27,6 @@ CUDA the same command trains in bfloat16 autocast, and `--model pythia-70m` is P
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -39,8 +38,8 @@ from typing import Callable, Iterator
 
 from mathcamps.dialogue import ANSWER_MARKER, DELIMITER
 from mathcamps.errors import MathcampsError
+from mathcamps.evaluation.tiny import EOS, commit_of
 
-EOS = "<|endoftext|>"
 LAB_FILE = "lab.json"
 STATE_DIR = "state"
 STREAM_DIR = "stream"  # where `lab train` writes the stream it trains on
@@ -198,10 +197,6 @@ def _learning_rate(step: int, settings: Settings) -> float:
         return settings.learning_rate * (step + 1) / warmup
     progress = (step - warmup) / max(1, settings.steps - warmup)
     return settings.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def commit_of(repo_id: str, revision: str) -> str:
-    return hashlib.sha1(f"{repo_id}@{revision}".encode()).hexdigest()
 
 
 def _save_revision(model, tokenizer, cache_dir: Path, repo_id: str, revision: str) -> None:

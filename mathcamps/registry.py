@@ -212,9 +212,13 @@ class Standard:
         return f"Standard({self.id})"
 
 
+def grade_number(grade: str) -> int:
+    """A grade as a number: K is 0."""
+    return 0 if grade == "K" else int(grade)
+
+
 def _grade_order(standard: Standard) -> tuple:
-    grade = 0 if standard.grade == "K" else int(standard.grade)
-    return (grade, standard.id)
+    return (grade_number(standard.grade), standard.id)
 
 
 def format_validation_error(path: Path, error: ValidationError) -> str:
